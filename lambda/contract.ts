@@ -1,0 +1,155 @@
+// The HTTP contract between the mail-host proxy and the cloud function.
+// It is defined here, once, and imported by the proxy: the server owns its API.
+// Bump CONTRACT_VERSION on any incompatible change; the function rejects other
+// versions with 400 so a mismatched proxy fails loudly instead of misreading.
+
+export const CONTRACT_VERSION = 1;
+
+export const LOOKUP_PATH = '/v1/lookup';
+
+export const LIMITS = {
+  /** Queries per lookup request; also DynamoDB's BatchGetItem ceiling. */
+  maxQueries: 100,
+  /** Bytes of one key (UTF-8). DynamoDB's sort-key limit is 1024 bytes. */
+  maxKeyBytes: 1024,
+  /** Bytes of one request body. 100 keys of 1 KiB plus JSON framing fit. */
+  maxBodyBytes: 256 * 1024,
+  /** Table names: what DESIGN and smtpd.conf allow, and safe inside a partition key. */
+  tableName: /^[A-Za-z0-9_.-]{1,128}$/,
+} as const;
+
+/** The services of OpenSMTPD's table(5); `auth` is answered on the mail host. */
+export const SERVICES = [
+  'alias',
+  'domain',
+  'credentials',
+  'netaddr',
+  'userinfo',
+  'source',
+  'mailaddr',
+  'addrname',
+  'mailaddrmap',
+  'relayhost',
+  'string',
+  'regex',
+  'auth',
+] as const;
+export type Service = (typeof SERVICES)[number];
+
+export function isService(s: unknown): s is Service {
+  return typeof s === 'string' && (SERVICES as readonly string[]).includes(s);
+}
+
+export interface LookupQuery {
+  service: Service;
+  key: string;
+}
+
+/** A request with no queries only asks for the table's generation. */
+export interface LookupRequest {
+  v: typeof CONTRACT_VERSION;
+  table: string;
+  queries: LookupQuery[];
+}
+
+export type QueryResult =
+  | { s: 'found'; value: string }
+  | { s: 'not-found' }
+  | { s: 'error'; reason: string };
+
+export interface LookupResponse {
+  v: typeof CONTRACT_VERSION;
+  table: string;
+  /** The active generation every result was read from. */
+  generation: number;
+  /** One result per query, in query order. */
+  results: QueryResult[];
+}
+
+export interface ErrorResponse {
+  v: typeof CONTRACT_VERSION;
+  error: string;
+  message: string;
+}
+
+export class ContractError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ContractError';
+  }
+}
+
+export function byteLength(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Validates a parsed request body; throws ContractError with a 4xx status. */
+export function parseLookupRequest(body: unknown): LookupRequest {
+  if (!isRecord(body)) throw new ContractError(400, 'bad-request', 'body must be a JSON object');
+  if (body.v !== CONTRACT_VERSION) {
+    throw new ContractError(400, 'bad-version', `contract version ${String(body.v)} is not supported; this function speaks v${CONTRACT_VERSION}`);
+  }
+  const { table, queries } = body;
+  if (typeof table !== 'string' || !LIMITS.tableName.test(table)) {
+    throw new ContractError(400, 'bad-table', 'table must match ' + String(LIMITS.tableName));
+  }
+  if (!Array.isArray(queries)) throw new ContractError(400, 'bad-request', 'queries must be an array');
+  if (queries.length > LIMITS.maxQueries) {
+    throw new ContractError(413, 'too-many-queries', `${queries.length} queries; at most ${LIMITS.maxQueries} per request`);
+  }
+  const out: LookupQuery[] = [];
+  for (const [i, q] of queries.entries()) {
+    if (!isRecord(q)) throw new ContractError(400, 'bad-query', `queries[${i}] must be an object`);
+    if (!isService(q.service)) throw new ContractError(400, 'bad-service', `queries[${i}].service is not a table(5) service`);
+    if (typeof q.key !== 'string' || q.key.length === 0) {
+      throw new ContractError(400, 'bad-key', `queries[${i}].key must be a non-empty string`);
+    }
+    if (byteLength(q.key) > LIMITS.maxKeyBytes) {
+      throw new ContractError(413, 'key-too-long', `queries[${i}].key is longer than ${LIMITS.maxKeyBytes} bytes`);
+    }
+    out.push({ service: q.service, key: q.key });
+  }
+  return { v: CONTRACT_VERSION, table, queries: out };
+}
+
+/**
+ * Validates a response as the proxy receives it. Anything that does not match
+ * the request exactly (count, shape, version) is an upstream fault: the caller
+ * answers `error` for every query rather than guess.
+ */
+export function parseLookupResponse(body: unknown, expectedTable: string, expectedCount: number): LookupResponse {
+  if (!isRecord(body)) throw new Error('response is not a JSON object');
+  if (body.v !== CONTRACT_VERSION) throw new Error(`response contract version ${String(body.v)}, expected ${CONTRACT_VERSION}`);
+  if (body.table !== expectedTable) throw new Error(`response for table ${String(body.table)}, expected ${expectedTable}`);
+  const { generation, results } = body;
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
+    throw new Error('response generation is not a non-negative integer');
+  }
+  if (!Array.isArray(results)) throw new Error('response results is not an array');
+  if (results.length !== expectedCount) {
+    throw new Error(`response has ${results.length} results for ${expectedCount} queries`);
+  }
+  const out: QueryResult[] = results.map((r, i): QueryResult => {
+    if (!isRecord(r)) throw new Error(`results[${i}] is not an object`);
+    switch (r.s) {
+      case 'found':
+        if (typeof r.value !== 'string') throw new Error(`results[${i}].value is not a string`);
+        return { s: 'found', value: r.value };
+      case 'not-found':
+        return { s: 'not-found' };
+      case 'error':
+        return { s: 'error', reason: typeof r.reason === 'string' ? r.reason : 'upstream error' };
+      default:
+        throw new Error(`results[${i}].s is ${JSON.stringify(r.s)}`);
+    }
+  });
+  return { v: CONTRACT_VERSION, table: expectedTable, generation, results: out };
+}

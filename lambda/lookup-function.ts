@@ -1,0 +1,16 @@
+// Entry point of the reader Lambda function (Function URL, AWS_IAM auth).
+// AWS verifies the SigV4 signature before invoking it; the function only reads.
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { FunctionUrlEvent, FunctionUrlResult } from './function-url.js';
+import { createLookupHandler } from './lookup.js';
+import { Store } from './store/store.js';
+
+const tableName = process.env.TABLE_NAME;
+if (!tableName) throw new Error('TABLE_NAME is not set');
+
+// Created once per execution environment so warm invocations reuse connections.
+const store = new Store(new DynamoDBClient({}), tableName);
+const handle = createLookupHandler(store);
+
+export const handler = (event: FunctionUrlEvent): Promise<FunctionUrlResult> => handle(event);

@@ -1,0 +1,48 @@
+import { startBackend } from '../../lambda/local/backend.js';
+import { createLogger } from '../log.js';
+import { localCredentials } from './local-credentials.js';
+
+export interface BackendFlags {
+  host: string;
+  port: number;
+  data?: string;
+  memory?: boolean;
+}
+
+export async function backendCommand(flags: BackendFlags): Promise<void> {
+  const log = createLogger('info', 'cloudtable-backend');
+  if (flags.data && flags.memory) throw new Error('--data and --memory exclude each other');
+  const { credentials, generated } = localCredentials();
+  const backend = await startBackend({
+    credentials,
+    host: flags.host,
+    port: flags.port,
+    ...(flags.data && { dataDir: flags.data }),
+    onError: (err) => log.error({ err: String(err) }, 'handler failed'),
+  });
+  log.info({ url: backend.url, storage: flags.data ?? 'memory' }, 'backend listening');
+  process.stdout.write(`cloudtable backend on ${backend.url} (${flags.data ? `data in ${flags.data}` : 'in memory'})\n`);
+  if (generated) {
+    process.stdout.write(
+      `Requests must be SigV4-signed with these generated credentials:\n` +
+        `  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}\n` +
+        `(set CLOUDTABLE_LOCAL_ACCESS_KEY_ID / CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY to choose them)\n`,
+    );
+  }
+  await untilSignal();
+  log.info('stopping');
+  await backend.close();
+  log.flush();
+}
+
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

@@ -1,0 +1,50 @@
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBackend } from '../../lambda/local/backend.js';
+import { replaceTable } from '../../lambda/store/replace.js';
+import { createLogger } from '../log.js';
+import { untilSignal } from './backend.js';
+import { localCredentials } from './local-credentials.js';
+import { SAMPLE_TABLES } from './sample-tables.js';
+
+/** `npm start`: the whole local stack on embedded DynamoDB, with sample tables. */
+export async function demoCommand(flags: { port: number; data?: string }): Promise<void> {
+  const log = createLogger('warn', 'cloudtable-demo');
+  const { credentials } = localCredentials();
+  const backend = await startBackend({
+    credentials,
+    port: flags.port,
+    ...(flags.data && { dataDir: flags.data }),
+    onError: (err) => log.error({ err: String(err) }, 'handler failed'),
+  });
+  for (const t of SAMPLE_TABLES) await replaceTable(backend.store, t.name, t.entries, t.service);
+
+  const bin = relative(process.cwd(), fileURLToPath(new URL('dist/proxy/bin/cloudtable.js', packageRoot())));
+  const env = `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`;
+  const handshake = 'config|smtpd-version|7.8.0-portable\\nconfig|protocol|0.1\\nconfig|tablename|aliases\\nconfig|ready\\n';
+  process.stdout.write(
+    [
+      `cloudtable local stack is up (embedded DynamoDB, ${flags.data ? `data in ${flags.data}` : 'in memory'}).`,
+      ``,
+      `  function (backend)  ${backend.url}`,
+      `  tables              ${SAMPLE_TABLES.map((t) => `${t.name} (${t.service}, ${t.entries.length})`).join(', ')}`,
+      ``,
+      `Ask it as OpenSMTPD would, from another terminal:`,
+      ``,
+      `  printf '${handshake}table|0.1|0|aliases|lookup|alias|0000000a|abuse\\n' \\`,
+      `    | ${env} node ${bin} smtpd --upstream ${backend.url}`,
+      ``,
+      `Ctrl-C stops it.`,
+      ``,
+    ].join('\n'),
+  );
+  await untilSignal();
+  process.stdout.write('stopping\n');
+  await backend.close();
+}
+
+/** The package root, from this file's place in the source tree or in dist/. */
+function packageRoot(): URL {
+  const here = new URL('.', import.meta.url);
+  return here.pathname.includes('/dist/') ? new URL('../../../', here) : new URL('../../', here);
+}

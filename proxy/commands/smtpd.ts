@@ -1,0 +1,34 @@
+import { defaultConfig, loadConfigFile, type Config } from '../config.js';
+import { createLogger } from '../log.js';
+import { createRuntime } from '../runtime.js';
+import { runSmtpdTable } from '../smtpd/server.js';
+
+export interface SmtpdFlags {
+  upstream?: string;
+  table?: string;
+}
+
+/** Applies command-line flags on top of the file configuration. */
+export function withFlags(config: Config, flags: SmtpdFlags): Config {
+  if (flags.upstream) config.upstream.url = new URL(flags.upstream).origin;
+  if (flags.table) config.smtpd.table = flags.table;
+  return config;
+}
+
+export async function smtpdCommand(configPath: string | undefined, flags: SmtpdFlags): Promise<never> {
+  const config = withFlags(configPath ? loadConfigFile(configPath) : defaultConfig(), flags);
+  const log = createLogger(config.log.level, 'cloudtable-smtpd');
+  const runtime = createRuntime(config, log);
+  await runSmtpdTable({
+    input: process.stdin,
+    output: process.stdout,
+    tables: runtime.tables,
+    log,
+    services: config.smtpd.services,
+    ...(config.smtpd.table !== undefined && { table: config.smtpd.table }),
+  });
+  // stdin EOF: smtpd is gone. Whatever is in flight has nobody to answer to.
+  log.info('stdin closed: exiting');
+  log.flush();
+  process.exit(0);
+}

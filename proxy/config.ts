@@ -1,0 +1,233 @@
+// The proxy's configuration: one TOML or JSON file, defaults for everything
+// but the upstream URL, flags on top. AWS credentials never live here: they
+// come from the standard AWS provider chain (environment, profile, IMDS…).
+
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { isService, type Service } from '../lambda/contract.js';
+
+export interface UpstreamConfig {
+  /** The reader Function URL, or the local backend's URL. */
+  url: string;
+  /** Region the SigV4 signature is scoped to (the function's region). */
+  region: string;
+  /** Every request is answered by then, whatever the upstream does. */
+  deadlineMs: number;
+  /** Most HTTP connections to the upstream. */
+  connections: number;
+  keepAliveMs: number;
+  /** Misses wait at most this long to be batched (0: the same event-loop turn). */
+  batchWindowMs: number;
+  /** At most this many keys per HTTP request (the contract allows 100). */
+  batchMax: number;
+  maxResponseBytes: number;
+}
+
+export interface CacheConfig {
+  maxEntries: number;
+  maxBytes: number;
+  ttlMs: number;
+  negativeTtlMs: number;
+  /** How long after expiry a value may still be served when the upstream fails. */
+  staleMs: number;
+}
+
+export interface BreakerConfig {
+  /** Consecutive upstream failures that open the circuit. */
+  failures: number;
+  /** While open, recovery is probed this often. */
+  probeIntervalMs: number;
+}
+
+export interface TableConfig {
+  /** Overrides cache.stale for this table; credentials are never served stale. */
+  staleMs?: number;
+}
+
+export interface SmtpdConfig {
+  /** The cloud table; smtpd's own table name when absent. */
+  table?: string;
+  /** Services announced with `register|…`. */
+  services: Service[];
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  upstream: UpstreamConfig;
+  cache: CacheConfig;
+  breaker: BreakerConfig;
+  tables: Record<string, TableConfig>;
+  smtpd: SmtpdConfig;
+  log: { level: LogLevel };
+}
+
+/** Every service but `auth`: registering `auth` makes smtpd 7.6+ stop asking `credentials`. */
+export const DEFAULT_SMTPD_SERVICES: Service[] = [
+  'alias',
+  'domain',
+  'credentials',
+  'netaddr',
+  'userinfo',
+  'source',
+  'mailaddr',
+  'addrname',
+  'mailaddrmap',
+  'relayhost',
+  'string',
+  'regex',
+];
+
+export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8787';
+
+export function defaultConfig(): Config {
+  return {
+    upstream: {
+      url: DEFAULT_UPSTREAM_URL,
+      region: 'us-east-1',
+      deadlineMs: 5000,
+      connections: 8,
+      keepAliveMs: 30_000,
+      batchWindowMs: 1,
+      batchMax: 100,
+      maxResponseBytes: 64 * 1024 * 1024,
+    },
+    cache: {
+      maxEntries: 100_000,
+      maxBytes: 64 * 1024 * 1024,
+      ttlMs: 300_000,
+      negativeTtlMs: 60_000,
+      staleMs: 3_600_000,
+    },
+    breaker: { failures: 3, probeIntervalMs: 200 },
+    tables: {},
+    smtpd: { services: [...DEFAULT_SMTPD_SERVICES] },
+    log: { level: 'info' },
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Raw = Record<string, unknown>;
+
+/** Reads a TOML (.toml) or JSON (.json) file. Keys are snake_case as documented in the README. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read configuration ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = extname(path) === '.json' ? JSON.parse(text) : parseToml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message}`);
+  }
+  return buildConfig(raw, path);
+}
+
+export function buildConfig(raw: unknown, origin = 'configuration'): Config {
+  const c = defaultConfig();
+  const r = section(raw, origin);
+  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'log']);
+  for (const k of Object.keys(r)) if (!known.has(k)) throw new ConfigError(`${origin}: unknown section [${k}]`);
+
+  const u = section(r.upstream, `${origin} [upstream]`);
+  allowKeys(u, `${origin} [upstream]`, ['url', 'region', 'deadline_ms', 'connections', 'keepalive_ms', 'batch_window_ms', 'batch_max', 'max_response_bytes']);
+  if (u.url !== undefined) c.upstream.url = url(u.url, 'upstream.url');
+  if (u.region !== undefined) c.upstream.region = str(u.region, 'upstream.region');
+  c.upstream.deadlineMs = int(u.deadline_ms, 'upstream.deadline_ms', c.upstream.deadlineMs, 1, 600_000);
+  c.upstream.connections = int(u.connections, 'upstream.connections', c.upstream.connections, 1, 1024);
+  c.upstream.keepAliveMs = int(u.keepalive_ms, 'upstream.keepalive_ms', c.upstream.keepAliveMs, 1, 3_600_000);
+  c.upstream.batchWindowMs = int(u.batch_window_ms, 'upstream.batch_window_ms', c.upstream.batchWindowMs, 0, 1000);
+  c.upstream.batchMax = int(u.batch_max, 'upstream.batch_max', c.upstream.batchMax, 1, 100);
+  c.upstream.maxResponseBytes = int(u.max_response_bytes, 'upstream.max_response_bytes', c.upstream.maxResponseBytes, 1024, 2 ** 31);
+
+  const ca = section(r.cache, `${origin} [cache]`);
+  allowKeys(ca, `${origin} [cache]`, ['max_entries', 'max_bytes', 'ttl_s', 'negative_ttl_s', 'stale_s']);
+  c.cache.maxEntries = int(ca.max_entries, 'cache.max_entries', c.cache.maxEntries, 1, 100_000_000);
+  c.cache.maxBytes = int(ca.max_bytes, 'cache.max_bytes', c.cache.maxBytes, 1024, 2 ** 40);
+  c.cache.ttlMs = seconds(ca.ttl_s, 'cache.ttl_s', c.cache.ttlMs);
+  c.cache.negativeTtlMs = seconds(ca.negative_ttl_s, 'cache.negative_ttl_s', c.cache.negativeTtlMs);
+  c.cache.staleMs = seconds(ca.stale_s, 'cache.stale_s', c.cache.staleMs);
+
+  const b = section(r.breaker, `${origin} [breaker]`);
+  allowKeys(b, `${origin} [breaker]`, ['failures', 'probe_interval_ms']);
+  c.breaker.failures = int(b.failures, 'breaker.failures', c.breaker.failures, 1, 1000);
+  c.breaker.probeIntervalMs = int(b.probe_interval_ms, 'breaker.probe_interval_ms', c.breaker.probeIntervalMs, 10, 60_000);
+
+  const t = section(r.tables, `${origin} [tables]`);
+  for (const [name, value] of Object.entries(t)) {
+    const tc = section(value, `${origin} [tables.${name}]`);
+    allowKeys(tc, `${origin} [tables.${name}]`, ['stale_s']);
+    c.tables[name] = tc.stale_s === undefined ? {} : { staleMs: seconds(tc.stale_s, `tables.${name}.stale_s`, 0) };
+  }
+
+  const s = section(r.smtpd, `${origin} [smtpd]`);
+  allowKeys(s, `${origin} [smtpd]`, ['table', 'services']);
+  if (s.table !== undefined) c.smtpd.table = str(s.table, 'smtpd.table');
+  if (s.services !== undefined) {
+    if (!Array.isArray(s.services) || s.services.length === 0) throw new ConfigError('smtpd.services must be a non-empty list');
+    c.smtpd.services = s.services.map((x, i) => {
+      if (!isService(x)) throw new ConfigError(`smtpd.services[${i}]: ${JSON.stringify(x)} is not a table(5) service`);
+      return x;
+    });
+  }
+
+  const l = section(r.log, `${origin} [log]`);
+  allowKeys(l, `${origin} [log]`, ['level']);
+  if (l.level !== undefined) {
+    const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+    if (typeof l.level !== 'string' || !levels.includes(l.level)) throw new ConfigError(`log.level must be one of ${levels.join(', ')}`);
+    c.log.level = l.level as LogLevel;
+  }
+  return c;
+}
+
+function section(x: unknown, where: string): Raw {
+  if (x === undefined) return {};
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new ConfigError(`${where} must be a table`);
+  return x as Raw;
+}
+
+function allowKeys(r: Raw, where: string, keys: string[]): void {
+  for (const k of Object.keys(r)) if (!keys.includes(k)) throw new ConfigError(`${where}: unknown key ${k} (known: ${keys.join(', ')})`);
+}
+
+function str(x: unknown, name: string): string {
+  if (typeof x !== 'string' || x === '') throw new ConfigError(`${name} must be a non-empty string`);
+  return x;
+}
+
+function url(x: unknown, name: string): string {
+  const s = str(x, name);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError(`${name}: ${s} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be http or https`);
+  if (u.pathname !== '/' || u.search) throw new ConfigError(`${name} must be an origin (scheme://host[:port]/), without a path`);
+  return u.origin;
+}
+
+function int(x: unknown, name: string, dflt: number, min: number, max: number): number {
+  if (x === undefined) return dflt;
+  const n = typeof x === 'bigint' ? Number(x) : x;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function seconds(x: unknown, name: string, dfltMs: number): number {
+  if (x === undefined) return dfltMs;
+  const n = typeof x === 'bigint' ? Number(x) : x;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 31_536_000) throw new ConfigError(`${name} must be a number of seconds from 0 to 31536000`);
+  return Math.round(n * 1000);
+}

@@ -1,0 +1,12 @@
+/** Where an answer came from: the cache, the function just now, or a stale cache entry while the function failed. */
+export type Source = 'cache' | 'upstream' | 'stale';
+
+/**
+ * What the resolver tells a front end. It never rejects and never turns a
+ * failure into `not-found`: a failure is `error`, with `timeout` set when the
+ * deadline passed (socketmap answers TIMEOUT, smtpd `error`).
+ */
+export type Answer =
+  | { kind: 'found'; value: string; source: Source }
+  | { kind: 'not-found'; source: Source }
+  | { kind: 'error'; reason: string; timeout: boolean };

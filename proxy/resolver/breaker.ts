@@ -1,0 +1,66 @@
+export interface BreakerOptions {
+  failures: number;
+  probeIntervalMs: number;
+}
+
+/**
+ * A circuit breaker. smtpd 7.8 sends one request at a time for its whole
+ * lookup process and has no timeout, so while the function is known to be
+ * failing, waiting out the deadline on every miss would stall every SMTP
+ * session. Opened by consecutive failures; while open, callers answer at
+ * once, and `probe` runs in the background until one succeeds.
+ */
+export class Breaker {
+  private consecutive = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private openedAt = 0;
+
+  constructor(
+    private readonly options: BreakerOptions,
+    private readonly probe: () => Promise<void>,
+    private readonly onChange: (open: boolean, reason: string) => void = () => {},
+  ) {}
+
+  get open(): boolean {
+    return this.timer !== undefined;
+  }
+
+  succeeded(): void {
+    this.consecutive = 0;
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      this.onChange(false, `upstream answered again after ${Date.now() - this.openedAt} ms`);
+    }
+  }
+
+  failed(reason: string): void {
+    this.consecutive++;
+    if (!this.timer && this.consecutive >= this.options.failures) {
+      this.openedAt = Date.now();
+      this.timer = setInterval(() => this.runProbe(), this.options.probeIntervalMs);
+      this.timer.unref();
+      this.onChange(true, reason);
+    }
+  }
+
+  private runProbe(): void {
+    if (this.probing) return;
+    this.probing = true;
+    this.probe().then(
+      () => {
+        this.probing = false;
+        this.succeeded();
+      },
+      () => {
+        this.probing = false;
+      },
+    );
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,212 @@
+import { LIMITS, type Service } from '../../lambda/contract.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { UpstreamError, type Upstream } from '../upstream/client.js';
+import type { Answer } from './answer.js';
+import { Batcher, type BatchResult } from './batcher.js';
+import { Breaker } from './breaker.js';
+import { AnswerCache, type CacheEntry } from './cache.js';
+
+/** Services whose values are never served stale: a revoked password must stop working. */
+const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
+
+type Outcome = { ok: BatchResult } | { failure: string };
+
+export interface ResolverStats {
+  hits: number;
+  misses: number;
+  stale: number;
+  errors: number;
+  timeouts: number;
+  upstreamRequests: number;
+  upstreamFailures: number;
+}
+
+/**
+ * One per process, shared by every front end and connection: the cache,
+ * coalescing of identical misses, batching, the per-request deadline and the
+ * circuit breaker. `lookup` always settles, by the deadline at the latest.
+ */
+export class Resolver {
+  readonly cache: AnswerCache;
+  readonly stats: ResolverStats = { hits: 0, misses: 0, stale: 0, errors: 0, timeouts: 0, upstreamRequests: 0, upstreamFailures: 0 };
+  private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly batcher: Batcher;
+  private readonly breaker: Breaker;
+  /** The newest generation seen per table, with the request order it was seen in. */
+  private readonly generations = new Map<string, { generation: number; seq: number }>();
+  private lastTable: string | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly upstream: Upstream,
+    private readonly log: Logger,
+  ) {
+    this.cache = new AnswerCache(config.cache);
+    this.breaker = new Breaker(config.breaker, () => this.probe(), (open, reason) => {
+      if (open) this.log.warn({ reason }, 'upstream failing: circuit open, answering misses at once until it recovers');
+      else this.log.info({ reason }, 'upstream recovered: circuit closed');
+    });
+    this.batcher = new Batcher(
+      upstream,
+      { windowMs: config.upstream.batchWindowMs, max: config.upstream.batchMax, timeoutMs: config.upstream.deadlineMs },
+      {
+        sent: () => this.stats.upstreamRequests++,
+        succeeded: (table, generation, seq) => {
+          this.observeGeneration(table, generation, seq);
+          this.breaker.succeeded();
+        },
+        failed: (table, err) => {
+          this.stats.upstreamFailures++;
+          this.log.warn({ table, err: describe(err) }, 'upstream request failed');
+          if (isOutage(err)) this.breaker.failed(describe(err));
+          else this.breaker.succeeded();
+        },
+      },
+    );
+  }
+
+  /** The synchronous hit path: a fresh cached answer, or undefined. */
+  lookupCached(table: string, service: Service, key: string): Answer | undefined {
+    const entry = this.cache.get(cacheKey(table, service, key));
+    if (entry === undefined || entry.freshUntil <= Date.now() || !this.isCurrent(table, entry)) return undefined;
+    this.stats.hits++;
+    return entry.value === undefined ? { kind: 'not-found', source: 'cache' } : { kind: 'found', value: entry.value, source: 'cache' };
+  }
+
+  lookup(table: string, service: Service, key: string): Promise<Answer> {
+    if (key.length === 0 || (key.length > LIMITS.maxKeyBytes / 3 && Buffer.byteLength(key) > LIMITS.maxKeyBytes)) {
+      // No such key can be stored, so "not found" is the truth, not a guess.
+      return Promise.resolve({ kind: 'not-found', source: 'cache' });
+    }
+    return Promise.resolve(this.lookupCached(table, service, key) ?? this.miss(table, service, key));
+  }
+
+  /** Drops every cached answer (smtpd `update`). */
+  clear(): void {
+    this.cache.clear();
+    this.generations.clear();
+  }
+
+  get circuitOpen(): boolean {
+    return this.breaker.open;
+  }
+
+  generation(table: string): number | undefined {
+    return this.generations.get(table)?.generation;
+  }
+
+  async close(): Promise<void> {
+    this.breaker.close();
+    await this.upstream.close();
+  }
+
+  private miss(table: string, service: Service, key: string): Promise<Answer> {
+    this.stats.misses++;
+    this.lastTable = table;
+    const ck = cacheKey(table, service, key);
+    if (this.breaker.open) return Promise.resolve(this.fallback(table, service, ck, 'upstream unavailable (circuit open)', false));
+
+    let pending = this.inflight.get(ck);
+    if (!pending) {
+      pending = this.fetch(table, service, key, ck);
+      this.inflight.set(ck, pending);
+      void pending.then(() => this.inflight.delete(ck));
+    }
+    return new Promise<Answer>((resolve) => {
+      const timer = setTimeout(() => {
+        resolve(this.fallback(table, service, ck, `no answer within ${this.config.upstream.deadlineMs} ms`, true));
+      }, this.config.upstream.deadlineMs);
+      void pending.then((outcome) => {
+        clearTimeout(timer);
+        resolve(this.settle(table, service, ck, outcome));
+      });
+    });
+  }
+
+  private fetch(table: string, service: Service, key: string, ck: string): Promise<Outcome> {
+    return this.batcher.enqueue(table, { service, key }).then(
+      (ok): Outcome => {
+        const r = ok.result;
+        if (r.s !== 'error') {
+          const now = Date.now();
+          const fresh = now + (r.s === 'found' ? this.config.cache.ttlMs : this.config.cache.negativeTtlMs);
+          const entry: CacheEntry = {
+            value: r.s === 'found' ? r.value : undefined,
+            generation: ok.generation,
+            freshUntil: fresh,
+            staleUntil: r.s === 'found' ? fresh + this.staleMs(table, service) : fresh,
+          };
+          if (this.isCurrent(table, entry)) this.cache.set(ck, entry);
+        }
+        return { ok };
+      },
+      (err: unknown): Outcome => ({ failure: describe(err) }),
+    );
+  }
+
+  private settle(table: string, service: Service, ck: string, outcome: Outcome): Answer {
+    if ('failure' in outcome) return this.fallback(table, service, ck, outcome.failure, false);
+    const r = outcome.ok.result;
+    if (r.s === 'found') return { kind: 'found', value: r.value, source: 'upstream' };
+    if (r.s === 'not-found') return { kind: 'not-found', source: 'upstream' };
+    return this.fallback(table, service, ck, r.reason, false);
+  }
+
+  /** The answer when the function could not give one: a stale value inside its window, else an error. */
+  private fallback(table: string, service: Service, ck: string, reason: string, timeout: boolean): Answer {
+    const entry = this.cache.get(ck);
+    if (entry?.value !== undefined && Date.now() < entry.staleUntil && this.staleMs(table, service) > 0) {
+      this.stats.stale++;
+      return { kind: 'found', value: entry.value, source: 'stale' };
+    }
+    if (timeout) this.stats.timeouts++;
+    else this.stats.errors++;
+    return { kind: 'error', reason, timeout };
+  }
+
+  private staleMs(table: string, service: Service): number {
+    if (NEVER_STALE.has(service)) return 0;
+    return this.config.tables[table]?.staleMs ?? this.config.cache.staleMs;
+  }
+
+  private isCurrent(table: string, entry: CacheEntry): boolean {
+    const g = this.generations.get(table);
+    return g === undefined || g.generation === entry.generation;
+  }
+
+  private observeGeneration(table: string, generation: number, seq: number): void {
+    const g = this.generations.get(table);
+    if (g === undefined || seq > g.seq) {
+      if (g !== undefined && g.generation !== generation) this.log.info({ table, from: g.generation, to: generation }, 'table generation changed: older cached answers dropped');
+      this.generations.set(table, { generation, seq });
+    }
+  }
+
+  /** Recovery probe while the circuit is open: a generation-only request. */
+  private async probe(): Promise<void> {
+    const table = this.lastTable;
+    if (table === undefined) return;
+    try {
+      await this.upstream.lookup(table, [], Math.min(this.config.upstream.deadlineMs, 1000));
+    } catch (err) {
+      if (isOutage(err)) throw err;
+    }
+  }
+}
+
+export function cacheKey(table: string, service: Service, key: string): string {
+  return `${table}\0${service}\0${key}`;
+}
+
+/** Failures that say the function is unreachable or unwell, as opposed to refusing one request. */
+function isOutage(err: unknown): boolean {
+  if (!(err instanceof UpstreamError)) return true;
+  if (err.kind !== 'http') return true;
+  const s = err.status ?? 0;
+  return s >= 500 || s === 429 || s === 408;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,197 @@
+// `cloudtable smtpd`: an OpenSMTPD proc table on stdin/stdout.
+// Handshake, then requests answered by ID in completion order: hits at once,
+// misses when the resolver settles (by the deadline at the latest).
+
+import type { Readable, Writable } from 'node:stream';
+import type { Service } from '../../lambda/contract.js';
+import type { Logger } from '../log.js';
+import type { Answer } from '../resolver/answer.js';
+import type { TableService } from '../tables/table-service.js';
+import { LineSplitter } from './line-splitter.js';
+import { formatResult, formatUpdate, parseConfigLine, parseRequest, type Outcome, type Request } from './protocol.js';
+
+/** smtpd keys are at most 1023 bytes; a line of 64 KiB is garbage, not a request. */
+const MAX_LINE = 64 * 1024;
+/** After stdin EOF, how long answers still in flight may take before the process exits. */
+const EOF_GRACE_MS = 500;
+
+export interface SmtpdTableOptions {
+  input: Readable;
+  output: Writable;
+  tables: TableService;
+  log: Logger;
+  /** Services to register; from the configuration. */
+  services: readonly Service[];
+  /** The cloud table to query; smtpd's table name when undefined. */
+  table?: string;
+}
+
+/** Runs until stdin ends; resolves then (smtpd never signals a table: EOF is the only stop). */
+export function runSmtpdTable(opts: SmtpdTableOptions): Promise<void> {
+  return new SmtpdTable(opts).run();
+}
+
+class SmtpdTable {
+  private handshakeDone = false;
+  private smtpdTable: string | undefined;
+  private cloudTable: string | undefined;
+  private out: string[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private inflight = 0;
+  private onDrained: (() => void) | undefined;
+
+  constructor(private readonly o: SmtpdTableOptions) {}
+
+  run(): Promise<void> {
+    const { input, output, log } = this.o;
+    const splitter = new LineSplitter(
+      MAX_LINE,
+      (line) => this.onLine(line),
+      (bytes) => log.warn({ bytes }, 'discarded an overlong line from smtpd'),
+    );
+    output.on('error', (err) => {
+      // smtpd has gone away; nothing can be answered any more.
+      log.debug({ err: err.message }, 'stdout closed');
+      this.closed = true;
+    });
+    return new Promise<void>((resolve) => {
+      input.on('data', (chunk: Buffer) => {
+        try {
+          splitter.push(chunk);
+        } catch (err) {
+          log.error({ err: String(err) }, 'internal error while reading smtpd input');
+        }
+      });
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        // smtpd itself never half-closes, but a person piping requests in
+        // does: let answers already on their way out go, briefly.
+        const done = (): void => {
+          clearTimeout(grace);
+          this.flush();
+          resolve();
+        };
+        const grace = setTimeout(done, EOF_GRACE_MS);
+        if (this.inflight === 0) done();
+        else this.onDrained = done;
+      };
+      input.once('end', end);
+      input.once('close', end);
+      input.once('error', (err) => {
+        log.warn({ err: err.message }, 'stdin error');
+        end();
+      });
+    });
+  }
+
+  private onLine(raw: string): void {
+    // smtpd never sends CR; tolerate a CRLF peer (a person typing, a test tool).
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (!this.handshakeDone) return this.onHandshake(line);
+    const parsed = parseRequest(line);
+    if (!parsed.ok) {
+      this.o.log.warn({ reason: parsed.reason, line: preview(line) }, 'malformed request from smtpd');
+      if (parsed.id && parsed.op) {
+        this.send(parsed.op === 'update' ? formatUpdate(parsed.id, false, parsed.reason) : formatResult(parsed.op, parsed.id, { s: 'error', message: parsed.reason }));
+      }
+      return;
+    }
+    this.onRequest(parsed.request);
+  }
+
+  private onHandshake(line: string): void {
+    const c = parseConfigLine(line);
+    if (!c.ok) {
+      this.o.log.warn({ reason: c.reason, line: preview(line) }, 'unexpected line during handshake');
+      return;
+    }
+    if ('ready' in c) {
+      this.handshakeDone = true;
+      this.cloudTable = this.o.table ?? this.smtpdTable;
+      if (!this.cloudTable) this.o.log.warn('smtpd sent no table name and the configuration names none: every request will be answered error');
+      this.o.log.info({ smtpdTable: this.smtpdTable, table: this.cloudTable, services: this.o.services }, 'handshake done');
+      this.send(this.o.services.map((s) => `register|${s}\n`).join('') + 'register|ready\n');
+      return;
+    }
+    if (c.key === 'tablename') this.smtpdTable = c.value;
+    else if (c.key === 'protocol' && c.value !== '0.1') this.o.log.warn({ protocol: c.value }, 'unknown table protocol version; answering as 0.1');
+  }
+
+  private onRequest(req: Request): void {
+    const table = this.cloudTable;
+    if (req.op === 'update') {
+      if (!table) return this.send(formatUpdate(req.id, false, 'no table configured'));
+      this.o.tables.update(table).then(
+        () => this.send(formatUpdate(req.id, true)),
+        (err: unknown) => this.send(formatUpdate(req.id, false, String(err))),
+      );
+      return;
+    }
+    if (!table) return this.send(formatResult(req.op, req.id, { s: 'error', message: 'no table configured' }));
+    let answer: Answer | Promise<Answer>;
+    try {
+      answer = req.op === 'fetch' ? this.o.tables.fetch(table, req.service) : this.o.tables.lookup(table, req.service, req.key);
+    } catch (err) {
+      this.o.log.error({ err: String(err) }, 'internal error in lookup');
+      return this.send(formatResult(req.op, req.id, { s: 'error', message: 'internal error' }));
+    }
+    if (answer instanceof Promise) {
+      this.inflight++;
+      answer
+        .then(
+          (a) => this.answer(req, a),
+          (err: unknown) => {
+            this.o.log.error({ err: String(err) }, 'internal error in lookup');
+            this.send(formatResult(req.op, req.id, { s: 'error', message: 'internal error' }));
+          },
+        )
+        .finally(() => {
+          if (--this.inflight === 0) this.onDrained?.();
+        });
+    } else this.answer(req, answer);
+  }
+
+  private answer(req: Exclude<Request, { op: 'update' }>, a: Answer): void {
+    let outcome: Outcome;
+    if (a.kind === 'found') outcome = { s: 'found', value: a.value };
+    else if (a.kind === 'not-found') outcome = { s: 'not-found' };
+    else {
+      outcome = { s: 'error', message: a.reason };
+      this.o.log.warn({ op: req.op, service: req.service, reason: a.reason, timeout: a.timeout }, 'answered error');
+    }
+    const line = formatResult(req.op, req.id, outcome);
+    if (outcome.s === 'found' && line.startsWith(`${req.op}-result|${req.id}|error`)) {
+      this.o.log.error({ op: req.op, service: req.service }, 'stored value cannot go on one protocol line (empty, or CR/LF/NUL): answered error');
+    }
+    this.send(line);
+  }
+
+  /** Replies are coalesced into one write per event-loop turn. */
+  private send(text: string): void {
+    if (this.closed) return;
+    this.out.push(text);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.out.length === 0 || this.closed) return;
+    const text = this.out.length === 1 ? this.out[0]! : this.out.join('');
+    this.out = [];
+    this.o.output.write(text);
+  }
+}
+
+/** What of a bad line may be logged: never the key, which may be an `auth` password. */
+function preview(line: string): string {
+  const fields = line.split('|');
+  const head = fields.slice(0, 6).join('|');
+  const shown = head.length > 120 ? `${head.slice(0, 120)}…` : head;
+  return fields.length > 6 ? `${shown}|…(${line.length - head.length - 1} more bytes)` : shown;
+}

@@ -1,0 +1,101 @@
+// Plays smtpd's side of the table protocol against a `cloudtable smtpd`
+// child, with the exact bytes smtpd 7.8 sends.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { TEST_ENV } from './backend.js';
+import { exited, spawnCli } from './cli.js';
+
+export const HANDSHAKE = (table: string): string =>
+  `config|smtpd-version|7.8.0-portable\nconfig|protocol|0.1\nconfig|tablename|${table}\nconfig|ready\n`;
+
+export function request(table: string, op: string, service: string | undefined, id: string, key?: string): string {
+  const ts = '1713795082.354255';
+  if (op === 'update') return `table|0.1|${ts}|${table}|update|${id}\n`;
+  if (op === 'fetch') return `table|0.1|${ts}|${table}|fetch|${service}|${id}\n`;
+  return `table|0.1|${ts}|${table}|${op}|${service}|${id}|${key}\n`;
+}
+
+export function writeConfig(toml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cloudtable-test-'));
+  const path = join(dir, 'cloudtable.toml');
+  writeFileSync(path, toml);
+  return path;
+}
+
+export class SmtpdPeer {
+  readonly child: ChildProcessWithoutNullStreams;
+  private buf = '';
+  private waiters: Array<() => void> = [];
+  stderr = '';
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawnCli(['smtpd', ...args], { ...TEST_ENV, ...env });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (s: string) => {
+      this.buf += s;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (s: string) => (this.stderr += s));
+  }
+
+  /** Spawns `cloudtable smtpd` with a configuration pointing at `upstream`. */
+  static withConfig(upstream: string, extraToml = ''): SmtpdPeer {
+    return new SmtpdPeer([writeConfig(`[upstream]\nurl = "${upstream}"\n${extraToml}`)]);
+  }
+
+  write(bytes: string): void {
+    this.child.stdin.write(bytes);
+  }
+
+  /** Everything received so far, as raw text. */
+  get received(): string {
+    return this.buf;
+  }
+
+  /** Waits for `n` complete lines and takes them off the buffer. */
+  async lines(n: number, timeoutMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const parts = this.buf.split('\n');
+      if (parts.length - 1 >= n) {
+        const out = parts.slice(0, n);
+        this.buf = parts.slice(n).join('\n');
+        return out;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${n} lines; have ${JSON.stringify(this.buf)}; stderr: ${this.stderr.slice(-2000)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends smtpd's handshake and returns the register lines, up to and including register|ready. */
+  async handshake(table: string): Promise<string[]> {
+    this.write(HANDSHAKE(table));
+    const out: string[] = [];
+    for (;;) {
+      const [line] = await this.lines(1);
+      out.push(line!);
+      if (line === 'register|ready') return out;
+    }
+  }
+
+  async close(): Promise<number | string> {
+    this.child.stdin.end();
+    const code = await exited(this.child);
+    return code;
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}

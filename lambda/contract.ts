@@ -62,6 +62,12 @@ export interface LookupResponse {
   table: string;
   /** The active generation every result was read from. */
   generation: number;
+  /**
+   * Orders every change of the table's active generation, rollbacks to an
+   * older generation included: the answer with the higher epoch is the newer
+   * one. Added compatibly in v1; absent from functions that predate it.
+   */
+  epoch?: number;
   /** One result per query, in query order. */
   results: QueryResult[];
 }
@@ -87,7 +93,7 @@ export function byteLength(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
+export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
@@ -133,6 +139,10 @@ export function parseLookupResponse(body: unknown, expectedTable: string, expect
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
     throw new Error('response generation is not a non-negative integer');
   }
+  const { epoch } = body;
+  if (epoch !== undefined && (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0)) {
+    throw new Error('response epoch is not a non-negative integer');
+  }
   if (!Array.isArray(results)) throw new Error('response results is not an array');
   if (results.length !== expectedCount) {
     throw new Error(`response has ${results.length} results for ${expectedCount} queries`);
@@ -151,5 +161,5 @@ export function parseLookupResponse(body: unknown, expectedTable: string, expect
         throw new Error(`results[${i}].s is ${JSON.stringify(r.s)}`);
     }
   });
-  return { v: CONTRACT_VERSION, table: expectedTable, generation, results: out };
+  return { v: CONTRACT_VERSION, table: expectedTable, generation, ...(epoch !== undefined && { epoch }), results: out };
 }

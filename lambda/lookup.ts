@@ -19,7 +19,7 @@ export async function lookup(store: Store, body: unknown): Promise<LookupRespons
     if ('absent' in read) return { s: 'not-found' };
     return { s: 'error', reason: read.error };
   });
-  return { v: CONTRACT_VERSION, table: request.table, generation: meta.generation, results };
+  return { v: CONTRACT_VERSION, table: request.table, generation: meta.generation, epoch: meta.epoch, results };
 }
 
 export interface Logger {

@@ -1,13 +1,20 @@
-// `cloudtable backend`: the cloud function served on this host over real
-// HTTP, on embedded DynamoDB. The same handler code that Lambda runs.
+// `cloudtable backend`: the cloud functions served on this host over real
+// HTTP, on embedded DynamoDB: the reader at /v1/lookup, the admin function
+// under /v1/admin/. The same handler code that Lambda runs.
 
+import { ADMIN_LIMITS, ADMIN_PREFIX } from '../admin-contract.js';
+import { createAdmin, type Admin, type AdminLogger } from '../admin/handler.js';
 import { createLookupHandler } from '../lookup.js';
-import { Store } from '../store/store.js';
+import { Store, type Clock } from '../store/store.js';
+import type { TransactionLimits } from '../store/transaction.js';
 import { ensureTable, startEngine, type Engine } from './dynalite-engine.js';
 import { serveFunctionUrl, type Mount, type RunningServer } from './http-server.js';
 import type { LocalCredentials } from './sigv4-verify.js';
 
 export const LOCAL_TABLE_NAME = 'cloudtable';
+
+/** How often the local backend collects old generations (a schedule does it in AWS). */
+const COLLECT_EVERY_MS = 5000;
 
 export interface BackendOptions {
   credentials: LocalCredentials;
@@ -15,14 +22,22 @@ export interface BackendOptions {
   port?: number;
   dataDir?: string;
   onError?: (err: unknown) => void;
-  /** Extra handlers (the admin API) mounted beside the reader. */
+  /** Extra handlers mounted beside the reader and the admin function. */
   extraMounts?: (store: Store) => Mount[];
+  /** The time leases and garbage are judged by; tests move it forward. */
+  clock?: Clock;
+  /** Transaction limits of the admin function (lease, grace, kept previous generation…). */
+  limits?: Partial<TransactionLimits>;
+  /** Collect old generations in the background every so often (ms; 0: only when asked, POST /v1/admin/gc). */
+  collectEveryMs?: number;
+  adminLog?: AdminLogger;
 }
 
 export interface Backend {
   url: string;
   port: number;
   store: Store;
+  admin: Admin;
   engine: Engine;
   http: RunningServer;
   close(): Promise<void>;
@@ -32,21 +47,29 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   const engine = await startEngine({ ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }) });
   try {
     await ensureTable(engine.client, LOCAL_TABLE_NAME);
-    const store = new Store(engine.client, LOCAL_TABLE_NAME);
+    const store = new Store(engine.client, LOCAL_TABLE_NAME, {}, opts.clock);
+    const admin = createAdmin(store, { ...(opts.limits && { limits: opts.limits }), log: opts.adminLog ?? quietAdminLog(opts.onError) });
     const http = await serveFunctionUrl({
-      mounts: [{ prefix: '/', handler: createLookupHandler(store) }, ...(opts.extraMounts?.(store) ?? [])],
+      mounts: [
+        { prefix: '/', handler: createLookupHandler(store) },
+        { prefix: ADMIN_PREFIX, handler: admin.handler, maxBodyBytes: ADMIN_LIMITS.maxBodyBytes },
+        ...(opts.extraMounts?.(store) ?? []),
+      ],
       credentials: opts.credentials,
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       ...(opts.onError && { onError: opts.onError }),
     });
+    const stopCollecting = collectInBackground(admin, opts.collectEveryMs ?? COLLECT_EVERY_MS, opts.onError);
     return {
       url: http.url,
       port: http.port,
       store,
+      admin,
       engine,
       http,
       close: async () => {
+        await stopCollecting();
         await http.close();
         await engine.close();
       },
@@ -55,4 +78,27 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     await engine.close();
     throw err;
   }
+}
+
+/** Runs admin.collect every `everyMs`, one at a time; returns a stop function that waits for a run in progress. */
+function collectInBackground(admin: Admin, everyMs: number, onError?: (err: unknown) => void): () => Promise<void> {
+  if (everyMs <= 0) return () => Promise.resolve();
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = admin
+      .collect(everyMs)
+      .catch((err: unknown) => onError?.(err))
+      .finally(() => (running = undefined));
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/** The admin function logs JSON lines in Lambda; locally only failures matter, through onError. */
+function quietAdminLog(onError?: (err: unknown) => void): AdminLogger {
+  return { info: () => {}, error: (obj, msg) => onError?.(new Error(`${msg}: ${JSON.stringify(obj)}`)) };
 }

@@ -12,6 +12,8 @@ export interface Mount {
   /** Longest matching prefix wins. */
   prefix: string;
   handler: FunctionUrlHandler;
+  /** Largest body read for this mount (default: the server's maxBodyBytes). */
+  maxBodyBytes?: number;
 }
 
 export interface FunctionUrlServerOptions {
@@ -45,9 +47,11 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    const body = await readBody(req, maxBody);
+    const mount = mounts.find((m) => url.pathname.startsWith(m.prefix));
+    const limit = mount?.maxBodyBytes ?? maxBody;
+    const body = await readBody(req, limit);
     if (body === undefined) {
-      reply(res, 413, { v: CONTRACT_VERSION, error: 'body-too-large', message: `body larger than ${maxBody} bytes` }, true);
+      reply(res, 413, { v: CONTRACT_VERSION, error: 'body-too-large', message: `body larger than ${limit} bytes` }, true);
       return;
     }
     const headers = lowerHeaders(req);
@@ -59,7 +63,6 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
       reply(res, 403, { v: CONTRACT_VERSION, error: 'forbidden', message: refusal });
       return;
     }
-    const mount = mounts.find((m) => url.pathname.startsWith(m.prefix));
     if (!mount) {
       reply(res, 404, { v: CONTRACT_VERSION, error: 'no-route', message: `no route ${url.pathname}` });
       return;

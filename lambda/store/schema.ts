@@ -1,22 +1,83 @@
 // The item layout of the single DynamoDB table behind every cloudtable table.
+// docs/store.md explains the model; this file is its one definition in code.
 //
-//   META item   pk = "t#<table>"         sk = "meta"   gen (N, active generation), ...
-//   entry item  pk = "e#<table>#<gen>"   sk = <key>    v (S, value)
+//   META     pk = "t#<table>"          sk = "meta"      the active generation, epoch, kept previous
+//                                                      generation and the transaction in progress
+//   errors   pk = "t#<table>"          sk = "errors#<txn>"  first validation errors of a transaction
+//   entry    pk = "e#<table>#<gen>"    sk = <key>       v (S, value)
+//   index    pk = "tables"             sk = <table>     one per table, so tables can be listed
+//   garbage  pk = "gc"                 sk = "<due>#<gen>#<table>"   a generation to delete once due
 //
-// A generation is a complete, immutable copy of a table. Readers first read the
-// META item (strongly consistent) and then read every key from that one
-// generation, so no lookup ever sees a mixture of two generations. Replacing a
-// table writes a new generation beside the active one and swaps META with a
-// conditional write; the old generation is deleted later.
+// A generation is a complete, immutable copy of a table, and its number is
+// never reused. Readers read the META item (strongly consistent) and then
+// every key from the one generation it names, so no lookup ever sees a
+// mixture of two generations. Replacing a table writes a shadow generation
+// beside the active one and swaps META with one conditional write; old
+// generations are deleted after a grace period longer than any lookup.
 
 export const PK = 'pk';
 export const SK = 'sk';
 export const META_SK = 'meta';
+export const INDEX_PK = 'tables';
+export const GC_PK = 'gc';
 
 export function metaPk(table: string): string {
   return `t#${table}`;
 }
 
+export function errorsSk(txn: string): string {
+  return `errors#${txn}`;
+}
+
 export function entryPk(table: string, generation: number): string {
   return `e#${table}#${generation}`;
 }
+
+/** Garbage sort keys order by due time (ms, zero-padded), so one query finds what is due. */
+export function garbageSk(dueMs: number, table: string, generation: number): string {
+  return `${garbageDuePrefix(dueMs)}#${generation}#${table}`;
+}
+
+export function garbageDuePrefix(dueMs: number): string {
+  return String(Math.max(0, Math.floor(dueMs))).padStart(15, '0');
+}
+
+export function parseGarbageSk(sk: string): { dueMs: number; table: string; generation: number } | undefined {
+  const m = /^(\d{15})#(\d+)#(.+)$/.exec(sk);
+  if (!m) return undefined;
+  return { dueMs: Number(m[1]), generation: Number(m[2]), table: m[3]! };
+}
+
+/** META attribute names. Transaction fields are flat so conditions can name them directly. */
+export const M = {
+  gen: 'gen',
+  epoch: 'epoch',
+  last: 'last',
+  service: 'service',
+  count: 'count',
+  updated: 'updated',
+  prev: 'prev',
+  prevCount: 'prevCount',
+  prevUntil: 'prevUntil',
+  prevService: 'prevService',
+  txn: 'txn',
+  txnState: 'txnState',
+  txnShadow: 'txnShadow',
+  txnBase: 'txnBase',
+  txnBaseCount: 'txnBaseCount',
+  txnBaseService: 'txnBaseService',
+  txnEpoch: 'txnEpoch',
+  txnLease: 'txnLease',
+  txnOwner: 'txnOwner',
+  txnStarted: 'txnStarted',
+  txnService: 'txnService',
+  txnSent: 'txnSent',
+  txnErrors: 'txnErrors',
+  txnCount: 'txnCount',
+  txnAdded: 'txnAdded',
+  txnRemoved: 'txnRemoved',
+  txnChanged: 'txnChanged',
+} as const;
+
+/** The transaction attributes, removed together when a transaction ends. */
+export const TXN_ATTRIBUTES = Object.values(M).filter((a) => a.startsWith('txn'));

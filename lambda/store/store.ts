@@ -1,18 +1,27 @@
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
   type AttributeValue,
+  type ConsumedCapacity,
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { activeView, decodeMeta, type MetaRecord } from './meta.js';
 import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffOptions } from './retry.js';
-import { META_SK, PK, SK, entryPk, metaPk } from './schema.js';
+import { GC_PK, INDEX_PK, META_SK, PK, SK, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk } from './schema.js';
 
+/** What lookups are answered from: the table's active generation as a reader sees it now. */
 export interface TableMeta {
   table: string;
   generation: number;
+  /** Orders every change of the active generation, rollbacks included. */
+  epoch: number;
   service?: string;
   count?: number;
 }
@@ -20,45 +29,97 @@ export interface TableMeta {
 /** What a key read from one generation came to: its value, absent, or a failure for this key alone. */
 export type EntryRead = { value: string } | { absent: true } | { error: string };
 
+export type Clock = () => number;
+
+/** An update of one item; `#name` and `:name` placeholders are collected from the expressions. */
+export interface ItemUpdate {
+  update: string;
+  condition?: string;
+  values?: Record<string, string | number>;
+}
+
+export interface EntryError {
+  line?: number;
+  key: string;
+  message: string;
+}
+
+export interface GarbageItem {
+  sk: string;
+  table: string;
+  generation: number;
+  dueMs: number;
+}
+
 const BATCH_GET_MAX = 100;
 const BATCH_WRITE_MAX = 25;
 
 type Item = Record<string, AttributeValue>;
 
 /**
- * The DynamoDB store: reads of META and entries, and the raw writes that
- * table replacement is built from. It knows the item layout (schema.ts) and
- * DynamoDB's batch limits; it knows nothing of HTTP or of mail.
+ * The DynamoDB store: reads of META and entries, and the single-item writes
+ * (conditional where it matters) that table replacement is built from. It
+ * knows the item layout (schema.ts) and DynamoDB's batch limits; it knows
+ * nothing of HTTP or of mail. Every call asks for consumed capacity, summed
+ * in `units`, so what a load costs is measured, not estimated.
  */
 export class Store {
   private readonly backoff: BackoffOptions;
+  /** Capacity units consumed so far, as DynamoDB (or dynalite) reports them. */
+  readonly units = { read: 0, write: 0 };
 
   constructor(
     readonly client: DynamoDBClient,
     readonly tableName: string,
     backoff: Partial<BackoffOptions> = {},
+    /** The time leases and rollbacks are judged by; injectable for tests. */
+    readonly clock: Clock = Date.now,
   ) {
     this.backoff = { ...DEFAULT_BACKOFF, ...backoff };
   }
 
+  /** The active generation as readers must see it now, or undefined when the table has none. */
   async readMeta(table: string): Promise<TableMeta | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.tableName,
-        Key: { [PK]: { S: metaPk(table) }, [SK]: { S: META_SK } },
-        ConsistentRead: true,
-      }),
-    );
-    const item = out.Item;
-    if (!item) return undefined;
-    const generation = Number(item.gen?.N);
-    if (!Number.isSafeInteger(generation)) throw new Error(`META of table ${table} has no valid generation`);
+    const record = await this.readMetaRecord(table);
+    if (!record) return undefined;
+    const view = activeView(record, this.clock());
+    if (view.generation === undefined) return undefined;
     return {
       table,
-      generation,
-      ...(item.service?.S !== undefined && { service: item.service.S }),
-      ...(item.count?.N !== undefined && { count: Number(item.count.N) }),
+      generation: view.generation,
+      epoch: view.epoch,
+      ...(view.service !== undefined && { service: view.service }),
+      ...(view.count !== undefined && { count: view.count }),
     };
+  }
+
+  /** The META item as stored, transaction included (strongly consistent). */
+  async readMetaRecord(table: string): Promise<MetaRecord | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: metaKey(table), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.count(out.ConsumedCapacity, 'read');
+    return out.Item ? decodeMeta(table, out.Item) : undefined;
+  }
+
+  /**
+   * One conditional UpdateItem of META (created if absent); returns the item
+   * as written. A failed condition throws ConditionalCheckFailedException
+   * with the item as it is (`Item`), so the caller can say why.
+   */
+  async updateMeta(table: string, u: ItemUpdate): Promise<MetaRecord> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: metaKey(table),
+        ...expressions(u),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.count(out.ConsumedCapacity, 'write');
+    return decodeMeta(table, out.Attributes ?? {});
   }
 
   /**
@@ -88,12 +149,14 @@ export class Store {
         out = await this.client.send(
           new BatchGetItemCommand({
             RequestItems: { [this.tableName]: { Keys: pending, ProjectionExpression: '#sk, #v', ExpressionAttributeNames: { '#sk': SK, '#v': 'v' } } },
+            ReturnConsumedCapacity: 'TOTAL',
           }),
         );
       } catch (err) {
         lastError = errorName(err);
         continue;
       }
+      this.count(out.ConsumedCapacity, 'read');
       for (const item of out.Responses?.[this.tableName] ?? []) {
         const key = item[SK]?.S;
         if (key === undefined) continue;
@@ -133,36 +196,241 @@ export class Store {
     let pending = requests;
     for (let attempt = 0; attempt < this.backoff.attempts && pending.length > 0; attempt++) {
       if (attempt > 0) await (this.backoff.sleep ?? sleep)(backoffDelay(attempt, this.backoff));
-      const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
+      const out = await this.client.send(
+        new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.count(out.ConsumedCapacity, 'write');
       pending = out.UnprocessedItems?.[this.tableName] ?? [];
     }
     if (pending.length > 0) throw new Error(`${pending.length} items left unprocessed by DynamoDB after ${this.backoff.attempts} attempts`);
   }
 
-  /**
-   * Makes `generation` the active one. With `expected`, only if the active
-   * generation is still `expected` (undefined: the table must not exist yet),
-   * so two writers can never both win.
-   */
-  async activate(table: string, generation: number, expected: number | undefined, extra: { service?: string; count?: number } = {}): Promise<void> {
-    const item: Item = {
-      [PK]: { S: metaPk(table) },
-      [SK]: { S: META_SK },
-      gen: { N: String(generation) },
-      updated: { S: new Date().toISOString() },
-    };
-    if (extra.service !== undefined) item.service = { S: extra.service };
-    if (extra.count !== undefined) item.count = { N: String(extra.count) };
-    await this.client.send(
-      new PutItemCommand({
+  /** One page of a generation's entries in key order, from after `startKey`. */
+  async readGenerationPage(
+    table: string,
+    generation: number,
+    opts: { startKey?: string; limit?: number } = {},
+  ): Promise<{ entries: Array<[string, string]>; next: string | undefined }> {
+    const pk = entryPk(table, generation);
+    const out = await this.client.send(
+      new QueryCommand({
         TableName: this.tableName,
-        Item: item,
-        ...(expected === undefined
-          ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PK } }
-          : { ConditionExpression: '#gen = :expected', ExpressionAttributeNames: { '#gen': 'gen' }, ExpressionAttributeValues: { ':expected': { N: String(expected) } } }),
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ...(opts.limit !== undefined && { Limit: opts.limit }),
+        ...(opts.startKey !== undefined && { ExclusiveStartKey: { [PK]: { S: pk }, [SK]: { S: opts.startKey } } }),
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
+    this.count(out.ConsumedCapacity, 'read');
+    const entries = (out.Items ?? []).map((i): [string, string] => [i[SK]?.S ?? '', i.v?.S ?? '']);
+    return { entries, next: out.LastEvaluatedKey?.[SK]?.S };
   }
+
+  /** Every entry of a generation, a page at a time. */
+  async *generationPages(table: string, generation: number): AsyncGenerator<Array<[string, string]>> {
+    let startKey: string | undefined;
+    do {
+      const page = await this.readGenerationPage(table, generation, startKey === undefined ? {} : { startKey });
+      yield page.entries;
+      startKey = page.next;
+    } while (startKey !== undefined);
+  }
+
+  /**
+   * Deletes a generation's entries until it is empty or the wall-clock time
+   * `deadline` (Date.now() ms: a work budget, not a lease) passes; returns how
+   * many were deleted and whether it is gone.
+   */
+  async deleteGeneration(table: string, generation: number, deadline: number): Promise<{ deleted: number; done: boolean }> {
+    const pk = entryPk(table, generation);
+    let deleted = 0;
+    for (;;) {
+      if (Date.now() >= deadline) return { deleted, done: false };
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ProjectionExpression: '#pk, #sk',
+          Limit: 500,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.count(out.ConsumedCapacity, 'read');
+      const keys = out.Items ?? [];
+      if (keys.length === 0) return { deleted, done: true };
+      for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) {
+        await this.batchWriteWithRetry(keys.slice(i, i + BATCH_WRITE_MAX).map((k) => ({ DeleteRequest: { Key: { [PK]: k[PK]!, [SK]: k[SK]! } } })));
+      }
+      deleted += keys.length;
+    }
+  }
+
+  /** Records the table in the index `cloudtable status` lists. Idempotent. */
+  async registerTable(table: string): Promise<void> {
+    await this.put({ [PK]: { S: INDEX_PK }, [SK]: { S: table } });
+  }
+
+  async listTables(): Promise<string[]> {
+    const tables: string[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK },
+          ExpressionAttributeValues: { ':pk': { S: INDEX_PK } },
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+      this.count(out.ConsumedCapacity, 'read');
+      for (const i of out.Items ?? []) if (i[SK]?.S) tables.push(i[SK].S);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return tables;
+  }
+
+  /** Marks a generation for deletion once `dueMs` has passed (the collector checks it is unreferenced first). */
+  async scheduleGarbage(table: string, generation: number, dueMs: number): Promise<void> {
+    await this.put({ [PK]: { S: GC_PK }, [SK]: { S: garbageSk(dueMs, table, generation) } });
+  }
+
+  /** Garbage due by `nowMs`, oldest first. */
+  async dueGarbage(nowMs: number, limit = 100): Promise<GarbageItem[]> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        // Everything due at or before nowMs sorts below the prefix of nowMs + 1.
+        KeyConditionExpression: '#pk = :pk AND #sk < :due',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': { S: GC_PK }, ':due': { S: garbageDuePrefix(nowMs + 1) } },
+        Limit: limit,
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.count(out.ConsumedCapacity, 'read');
+    const items: GarbageItem[] = [];
+    for (const i of out.Items ?? []) {
+      const sk = i[SK]?.S ?? '';
+      const parsed = parseGarbageSk(sk);
+      if (parsed) items.push({ sk, ...parsed });
+    }
+    return items;
+  }
+
+  async pendingGarbage(): Promise<number> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': { S: GC_PK } },
+        Select: 'COUNT',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.count(out.ConsumedCapacity, 'read');
+    return out.Count ?? 0;
+  }
+
+  async removeGarbage(sk: string): Promise<void> {
+    await this.deleteItem({ [PK]: { S: GC_PK }, [SK]: { S: sk } });
+  }
+
+  /** Appends to a transaction's list of refused entries. */
+  async appendErrors(table: string, txn: string, errors: EntryError[]): Promise<void> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: errorsKey(table, txn),
+        UpdateExpression: 'SET #errs = list_append(if_not_exists(#errs, :empty), :errs)',
+        ExpressionAttributeNames: { '#errs': 'errs' },
+        ExpressionAttributeValues: {
+          ':empty': { L: [] },
+          ':errs': {
+            L: errors.map((e) => ({
+              M: { k: { S: e.key }, m: { S: e.message }, ...(e.line !== undefined && { l: { N: String(e.line) } }) },
+            })),
+          },
+        },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.count(out.ConsumedCapacity, 'write');
+  }
+
+  async readErrors(table: string, txn: string): Promise<EntryError[]> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: errorsKey(table, txn), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.count(out.ConsumedCapacity, 'read');
+    return (out.Item?.errs?.L ?? []).map((e) => {
+      const m = e.M ?? {};
+      return { key: m.k?.S ?? '', message: m.m?.S ?? '', ...(m.l?.N !== undefined && { line: Number(m.l.N) }) };
+    });
+  }
+
+  async clearErrors(table: string, txn: string): Promise<void> {
+    await this.deleteItem(errorsKey(table, txn));
+  }
+
+  private async put(item: Item): Promise<void> {
+    const out = await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item, ReturnConsumedCapacity: 'TOTAL' }));
+    this.count(out.ConsumedCapacity, 'write');
+  }
+
+  private async deleteItem(key: Item): Promise<void> {
+    const out = await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: key, ReturnConsumedCapacity: 'TOTAL' }));
+    this.count(out.ConsumedCapacity, 'write');
+  }
+
+  private count(c: ConsumedCapacity | ConsumedCapacity[] | undefined, kind: 'read' | 'write'): void {
+    for (const x of Array.isArray(c) ? c : c ? [c] : []) this.units[kind] += x.CapacityUnits ?? 0;
+  }
+}
+
+function metaKey(table: string): Item {
+  return { [PK]: { S: metaPk(table) }, [SK]: { S: META_SK } };
+}
+
+function errorsKey(table: string, txn: string): Item {
+  return { [PK]: { S: metaPk(table) }, [SK]: { S: errorsSk(txn) } };
+}
+
+/** Builds the expression maps of an update from the `#name` and `:name` placeholders it uses. */
+function expressions(u: ItemUpdate): {
+  UpdateExpression: string;
+  ConditionExpression?: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, AttributeValue>;
+} {
+  const text = `${u.update} ${u.condition ?? ''}`;
+  const names: Record<string, string> = {};
+  for (const m of text.matchAll(/#(\w+)/g)) names[`#${m[1]}`] = m[1]!;
+  const values: Record<string, AttributeValue> = {};
+  for (const m of text.matchAll(/:(\w+)/g)) {
+    const v = u.values?.[m[1]!];
+    if (v === undefined) throw new Error(`update uses :${m[1]} but gives no value for it`);
+    values[`:${m[1]}`] = typeof v === 'number' ? { N: String(v) } : { S: v };
+  }
+  return {
+    UpdateExpression: u.update,
+    ...(u.condition && { ConditionExpression: u.condition }),
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+  };
+}
+
+export function isConditionFailure(err: unknown): err is ConditionalCheckFailedException {
+  return err instanceof ConditionalCheckFailedException || (err instanceof Error && err.name === 'ConditionalCheckFailedException');
 }
 
 export function errorName(err: unknown): string {

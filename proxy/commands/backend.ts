@@ -19,6 +19,7 @@ export async function backendCommand(flags: BackendFlags): Promise<void> {
     port: flags.port,
     ...(flags.data && { dataDir: flags.data }),
     onError: (err) => log.error({ err: String(err) }, 'handler failed'),
+    adminLog: log,
   });
   log.info({ url: backend.url, storage: flags.data ?? 'memory' }, 'backend listening');
   process.stdout.write(`cloudtable backend on ${backend.url} (${flags.data ? `data in ${flags.data}` : 'in memory'})\n`);

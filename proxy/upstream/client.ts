@@ -85,7 +85,7 @@ export class HttpUpstream implements Upstream {
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number): Promise<string> {
+export async function readLimited(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -109,7 +109,7 @@ function errorCode(text: string): string {
   return '';
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: string }).code;
     return code ? `${code}: ${err.message}` : err.message;

@@ -1,6 +1,10 @@
-import { startBackend, type Backend } from '../../lambda/local/backend.js';
+import { startBackend, type Backend, type BackendOptions } from '../../lambda/local/backend.js';
 import type { LocalCredentials } from '../../lambda/local/sigv4-verify.js';
 import { replaceTable } from '../../lambda/store/replace.js';
+import { AdminClient } from '../../proxy/admin/client.js';
+import { defaultConfig } from '../../proxy/config.js';
+import { HttpUpstream } from '../../proxy/upstream/client.js';
+import { RequestSigner } from '../../proxy/upstream/signer.js';
 
 export const TEST_CREDENTIALS: LocalCredentials = { accessKeyId: 'AKIDCLOUDTABLETEST', secretAccessKey: 'cloudtable-test-secret' };
 
@@ -15,9 +19,32 @@ export const TEST_ENV: NodeJS.ProcessEnv = {
 
 export type Tables = Record<string, Array<readonly [string, string]>>;
 
-/** The real local backend (dynalite + the lookup handler over HTTP) with tables loaded. */
-export async function startTestBackend(tables: Tables = {}, opts: { port?: number; dataDir?: string } = {}): Promise<Backend> {
+export type TestBackendOptions = Omit<BackendOptions, 'credentials'>;
+
+/** The real local backend (dynalite + the lookup and admin handlers over HTTP) with tables loaded. */
+export async function startTestBackend(tables: Tables = {}, opts: TestBackendOptions = {}): Promise<Backend> {
   const backend = await startBackend({ credentials: TEST_CREDENTIALS, ...opts });
   for (const [name, entries] of Object.entries(tables)) await replaceTable(backend.store, name, entries);
   return backend;
+}
+
+/** A clock tests move by hand: leases and garbage are judged by it. */
+export class TestClock {
+  private offset = 0;
+  readonly now = (): number => Date.now() + this.offset;
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+}
+
+const signer = (): RequestSigner => new RequestSigner('us-east-1', () => Promise.resolve(TEST_CREDENTIALS));
+
+/** The admin client `cloudtable load` uses, signed with the test credentials. */
+export function testAdminClient(url: string): AdminClient {
+  return new AdminClient({ url, signer: signer(), timeoutMs: 30_000 });
+}
+
+/** The proxy's HTTP client of the reader function, signed with the test credentials. */
+export function testReader(url: string): HttpUpstream {
+  return new HttpUpstream({ ...defaultConfig().upstream, url }, signer());
 }

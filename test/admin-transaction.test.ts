@@ -144,7 +144,7 @@ describe('admin transaction', () => {
       v.errors.map((e) => [e.line, e.message]),
       [
         [2, 'value contains CR, LF or NUL'],
-        [3, 'a alias entry needs a value'],
+        [3, 'empty value'],
         [4, 'key already on line 1'],
       ],
       'only the first maxErrors (3) are kept, in order',
@@ -154,6 +154,25 @@ describe('admin transaction', () => {
     assert.equal(r.expired, false);
     assert.deepEqual(await lookup(table, ['k1']), before);
     assert.equal((await admin.list({ table })).transaction, undefined);
+  });
+
+  it("checks values with smtpd's rules for the table's service", async () => {
+    const b = await admin.begin({ table, service: 'userinfo', owner: 'test' });
+    const s = await admin.send(table, b.txn, [
+      { key: 'alice', value: '1000:1000:/home/alice', line: 1 },
+      { key: 'bob', value: 'x:1001:/home/bob', line: 2 },
+      { key: 'carol', value: '1002', line: 3 },
+    ]);
+    assert.deepEqual([s.sent, s.errors], [1, 2]);
+    const v = await admin.validate(table, b.txn, 3);
+    assert.deepEqual(
+      v.errors.map((e) => [e.line, e.key, e.message]),
+      [
+        [2, 'bob', 'invalid uid "x"'],
+        [3, 'carol', 'userinfo must be uid:gid:directory'],
+      ],
+    );
+    await admin.rollback(table, b.txn);
   });
 
   it('a second writer gets a clear error while the first holds the table, and can begin once it is done', async () => {

@@ -28,7 +28,7 @@ import { GarbageCollector } from '../store/garbage.js';
 import { activeView, isLive, type MetaRecord } from '../store/meta.js';
 import { errorName, type Store } from '../store/store.js';
 import { Transactions, TxnError, type TransactionLimits, type TxnErrorCode } from '../store/transaction.js';
-import { basicValueCheck, checkEntries, type ValueCheck } from './entries.js';
+import { checkEntries } from './entries.js';
 
 export interface AdminLogger {
   info(obj: object, msg: string): void;
@@ -37,8 +37,6 @@ export interface AdminLogger {
 
 export interface AdminOptions {
   limits?: Partial<TransactionLimits>;
-  /** The per-service value validators; the basic checks when absent. */
-  valueCheck?: ValueCheck;
   log?: AdminLogger;
 }
 
@@ -66,7 +64,6 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
   const transactions = new Transactions(store, opts.limits);
   const limits = transactions.limits;
   const gc = new GarbageCollector(store, limits.graceMs);
-  const valueCheck = opts.valueCheck ?? basicValueCheck;
   const log = opts.log ?? consoleLogger;
   const v = ADMIN_CONTRACT_VERSION;
 
@@ -145,7 +142,7 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
       const table = f.table();
       const txn = f.string('txn');
       const entries = f.entries();
-      return { v, ...(await transactions.send(table, txn, (service) => checkEntries(service, entries, valueCheck))) };
+      return { v, ...(await transactions.send(table, txn, (service) => checkEntries(service, entries))) };
     },
 
     validate: async (f): Promise<ValidateResponse> => {

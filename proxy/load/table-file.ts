@@ -19,6 +19,8 @@
 // repeated key), this reader reports an error with the line number instead:
 // a table is replaced whole or not at all.
 
+import { foldKey, isSpace } from '../../lambda/validation/text.js';
+
 export type TableFormat = 'smtpd' | 'postmap';
 
 export interface ParseOptions {
@@ -29,19 +31,13 @@ export interface ParseOptions {
 
 export type ParsedLine = { line: number; key: string; value: string } | { line: number; error: string };
 
-/** C's isspace() in the C locale: what both MTAs trim. */
-const SPACE = new Set([' ', '\t', '\n', '\v', '\f', '\r']);
-
+/** Trims what C's isspace() calls space, as both MTAs do. */
 function trim(s: string): string {
   let a = 0;
   let b = s.length;
-  while (a < b && SPACE.has(s[a]!)) a++;
-  while (b > a && SPACE.has(s[b - 1]!)) b--;
+  while (a < b && isSpace(s[a])) a++;
+  while (b > a && isSpace(s[b - 1])) b--;
   return s.slice(a, b);
-}
-
-function lowerAscii(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
 /** Turns physical lines into entries; feed lines in order, then call end(). */
@@ -83,7 +79,7 @@ export class TableParser {
     const end = text.search(/[ \t:]/);
     if (end < 0) return [{ line, error: `${JSON.stringify(preview(text))} has no value, but this is a key-value table (line ${this.kindLine} made it one)` }];
     let v = end + 1;
-    while (v < text.length && (SPACE.has(text[v]!) || (text[v] === ':' && SPACE.has(text[v + 1] ?? '')))) v++;
+    while (v < text.length && (isSpace(text[v]) || (text[v] === ':' && isSpace(text[v + 1])))) v++;
     if (v >= text.length) return [{ line, error: `${JSON.stringify(preview(text.slice(0, end)))} has no value` }];
     return [this.entry(text.slice(0, end), text.slice(v), line)];
   }
@@ -92,7 +88,7 @@ export class TableParser {
     const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     const body = trim(text);
     if (body === '' || body.startsWith('#')) return [];
-    if (SPACE.has(text[0]!)) {
+    if (isSpace(text[0])) {
       if (!this.pending) return [{ line, error: 'a line starting with whitespace continues an entry, but no entry comes before it' }];
       this.pending.text += text;
       return [];
@@ -109,7 +105,7 @@ export class TableParser {
       const c = text[i]!;
       if (c === '\\') i++;
       else if (c === '"') inQuotes = !inQuotes;
-      else if (SPACE.has(c) && !inQuotes) break;
+      else if (isSpace(c) && !inQuotes) break;
     }
     if (inQuotes) return { line, error: 'unbalanced double quote in the key' };
     const key = text.slice(0, i);
@@ -119,7 +115,7 @@ export class TableParser {
   }
 
   private entry(rawKey: string, value: string, line: number): ParsedLine {
-    const key = this.o.foldCase ? lowerAscii(rawKey) : rawKey;
+    const key = this.o.foldCase ? foldKey(rawKey) : rawKey;
     const first = this.firstLine.get(key);
     if (first !== undefined) return { line, error: `${JSON.stringify(preview(key))} is already on line ${first}` };
     this.firstLine.set(key, line);

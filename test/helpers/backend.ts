@@ -6,6 +6,9 @@ import { defaultConfig } from '../../proxy/config.js';
 import { HttpUpstream } from '../../proxy/upstream/client.js';
 import { RequestSigner } from '../../proxy/upstream/signer.js';
 
+// The SDK warns once per process under Node 20; the Lambda runtime is 22.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const TEST_CREDENTIALS: LocalCredentials = { accessKeyId: 'AKIDCLOUDTABLETEST', secretAccessKey: 'cloudtable-test-secret' };
 
 /** Environment for a child proxy process signing with the test credentials. */

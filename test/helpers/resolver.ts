@@ -1,0 +1,41 @@
+import type { LookupQuery, LookupResponse } from '../../lambda/contract.js';
+import { buildConfig, type Config } from '../../proxy/config.js';
+import { silentLogger } from '../../proxy/log.js';
+import { Resolver } from '../../proxy/resolver/resolver.js';
+import { HttpUpstream, type Upstream } from '../../proxy/upstream/client.js';
+import { RequestSigner } from '../../proxy/upstream/signer.js';
+import { TEST_CREDENTIALS } from './backend.js';
+
+/** The real HTTP upstream, observed: counts HTTP requests and queries as they go out. */
+export class CountingUpstream implements Upstream {
+  requests = 0;
+  queries = 0;
+  readonly batchSizes: number[] = [];
+
+  constructor(private readonly inner: Upstream) {}
+
+  lookup(table: string, queries: LookupQuery[], timeoutMs: number): Promise<LookupResponse> {
+    this.requests++;
+    this.queries += queries.length;
+    this.batchSizes.push(queries.length);
+    return this.inner.lookup(table, queries, timeoutMs);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** A configuration from the same snake_case keys as a file, pointed at `url`. */
+export function testConfig(url: string, raw: Record<string, Record<string, unknown>> = {}): Config {
+  return buildConfig({ ...raw, upstream: { url, ...raw.upstream } });
+}
+
+/** A resolver on the real HTTP client with static test credentials. */
+export function testResolver(config: Config): { resolver: Resolver; upstream: CountingUpstream } {
+  const signer = new RequestSigner(config.upstream.region, async () => TEST_CREDENTIALS);
+  const upstream = new CountingUpstream(new HttpUpstream(config.upstream, signer));
+  return { resolver: new Resolver(config, upstream, silentLogger), upstream };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

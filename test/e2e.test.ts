@@ -1,0 +1,94 @@
+// The commands a user runs, as processes: `npm start`'s demo stack, the
+// backend alone (signed and unsigned requests, persistence with --data), and
+// `cloudtable smtpd` against them.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { exited, spawnCli } from './helpers/cli.js';
+import { SmtpdPeer, request } from './helpers/smtpd-peer.js';
+
+/** Waits until the child's stdout matches `re`; returns the match. */
+async function waitFor(child: ChildProcessWithoutNullStreams, re: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}; stdout: ${out}; stderr: ${err}`)), timeoutMs);
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before ${re}; stdout: ${out}; stderr: ${err}`)));
+  });
+}
+
+const CREDS = { CLOUDTABLE_LOCAL_ACCESS_KEY_ID: 'AKIDE2E', CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY: 'e2e-secret' };
+const SIGNER = { AWS_ACCESS_KEY_ID: 'AKIDE2E', AWS_SECRET_ACCESS_KEY: 'e2e-secret' };
+
+describe('end to end', () => {
+  it('npm start: the demo stack answers smtpd lookups, and stops cleanly on SIGINT', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloudtable-e2e-'));
+    const demo = spawnCli(['demo', '--port', '0', '--data', dir], CREDS);
+    const [, url] = await waitFor(demo, /function \(backend\)\s+(http:\/\/127\.0\.0\.1:\d+)/);
+    const peer = new SmtpdPeer(['--upstream', url!], SIGNER);
+    await peer.handshake('aliases');
+    peer.write(request('aliases', 'lookup', 'alias', '0000e001', 'abuse'));
+    peer.write(request('aliases', 'lookup', 'alias', '0000e002', 'nobody'));
+    assert.deepEqual((await peer.lines(2)).sort(), ['lookup-result|0000e001|found|root, security@example.org', 'lookup-result|0000e002|not-found']);
+    assert.equal(await peer.close(), 0);
+    demo.kill('SIGINT');
+    assert.equal(await exited(demo), 0);
+
+    // The tables outlived the process: the backend alone serves them from --data.
+    const backend = spawnCli(['backend', '--port', '0', '--data', dir], CREDS);
+    const [, url2] = await waitFor(backend, /backend on (http:\/\/127\.0\.0\.1:\d+)/);
+    const again = new SmtpdPeer(['--upstream', url2!, '--table', 'users'], SIGNER);
+    await again.handshake('whatever');
+    again.write(request('whatever', 'lookup', 'userinfo', '0000e003', 'alice'));
+    assert.deepEqual(await again.lines(1), ['lookup-result|0000e003|found|1000:1000:/home/alice']);
+    await again.close();
+
+    // Unsigned, or signed with another secret: refused (403), answered error, never not-found.
+    const unsigned = await fetch(`${url2}/v1/lookup`, { method: 'POST', body: '{"v":1,"table":"users","queries":[]}' });
+    assert.equal(unsigned.status, 403);
+    const wrong = new SmtpdPeer(['--upstream', url2!], { ...SIGNER, AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
+    await wrong.handshake('users');
+    wrong.write(request('users', 'lookup', 'userinfo', '0000e004', 'alice'));
+    assert.match((await wrong.lines(1))[0]!, /^lookup-result\|0000e004\|error\|HTTP 403 forbidden/);
+    await wrong.close();
+
+    backend.kill('SIGTERM');
+    assert.equal(await exited(backend), 0);
+  });
+
+  it('the function answers limit violations with clear 4xx statuses', async () => {
+    const backend = spawnCli(['backend', '--port', '0'], CREDS);
+    const [, url] = await waitFor(backend, /backend on (http:\/\/127\.0\.0\.1:\d+)/);
+    const { RequestSigner } = await import('../proxy/upstream/signer.js');
+    const signer = new RequestSigner('us-east-1', async () => ({ accessKeyId: 'AKIDE2E', secretAccessKey: 'e2e-secret' }));
+    const post = async (body: string): Promise<[number, string]> => {
+      const u = new URL(url!);
+      const headers = await signer.sign({ method: 'POST', url: u, path: '/v1/lookup', body, headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${url}/v1/lookup`, { method: 'POST', headers, body });
+      return [res.status, ((await res.json()) as { error: string }).error];
+    };
+    const q = (n: number, key = 'k'): string => JSON.stringify({ v: 1, table: 'x', queries: Array.from({ length: n }, () => ({ service: 'alias', key })) });
+    assert.deepEqual(await post(q(101)), [413, 'too-many-queries']);
+    assert.deepEqual(await post(q(1, 'k'.repeat(1025))), [413, 'key-too-long']);
+    assert.deepEqual(await post('{"v":1,'), [400, 'bad-json']);
+    assert.deepEqual(await post('{"v":2,"table":"x","queries":[]}'), [400, 'bad-version']);
+    assert.deepEqual(await post(JSON.stringify({ v: 1, table: 'x', queries: [{ service: 'nope', key: 'k' }] })), [400, 'bad-service']);
+    assert.deepEqual(await post(q(1)), [404, 'unknown-table']);
+    assert.deepEqual(await post(JSON.stringify({ v: 1, table: 'x', queries: [], pad: 'p'.repeat(300 * 1024) })), [413, 'body-too-large']);
+    backend.kill('SIGTERM');
+    assert.equal(await exited(backend), 0);
+  });
+});

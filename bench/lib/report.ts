@@ -14,7 +14,7 @@ export function printTable(header: string[], rows: Array<Array<string | number>>
 
 export function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
+  if (Math.abs(n) >= 100 || Number.isInteger(n)) return Math.round(n).toLocaleString('en-US');
   return n.toFixed(2);
 }
 

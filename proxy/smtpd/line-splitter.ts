@@ -1,50 +1,55 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Splits a byte stream into LF-terminated lines without holding more than
- * `maxLine` bytes of one line: the tail of an overlong line is discarded and
- * reported once, so a peer that never sends LF cannot grow memory.
+ * `maxLine` characters of one line: the tail of an overlong line is
+ * discarded and reported once, so a peer that never sends LF cannot grow
+ * memory. Each chunk is decoded once (StringDecoder keeps UTF-8 sequences
+ * cut between chunks whole), which keeps the hit path cheap.
  */
 export class LineSplitter {
-  private parts: Buffer[] = [];
-  private size = 0;
-  private overlong = false;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private overlong = 0;
 
   constructor(
     private readonly maxLine: number,
     private readonly onLine: (line: string) => void,
-    private readonly onOverlong: (bytes: number) => void,
+    private readonly onOverlong: (chars: number) => void,
   ) {}
 
   push(chunk: Buffer): void {
+    const text = this.decoder.write(chunk);
     let start = 0;
     for (;;) {
-      const nl = chunk.indexOf(10, start);
+      const nl = text.indexOf('\n', start);
       if (nl < 0) {
-        this.append(chunk.subarray(start));
+        this.hold(text.slice(start));
         return;
       }
-      this.append(chunk.subarray(start, nl));
-      this.emit();
+      if (this.overlong > 0) {
+        this.onOverlong(this.overlong + nl - start);
+        this.overlong = 0;
+      } else if (this.partial) {
+        const line = this.partial + text.slice(start, nl);
+        this.partial = '';
+        if (line.length > this.maxLine) this.onOverlong(line.length);
+        else this.onLine(line);
+      } else if (nl - start > this.maxLine) this.onOverlong(nl - start);
+      else this.onLine(text.slice(start, nl));
       start = nl + 1;
     }
   }
 
-  private append(part: Buffer): void {
-    if (part.length === 0) return;
-    this.size += part.length;
-    if (this.overlong) return;
-    if (this.size > this.maxLine) {
-      this.overlong = true;
-      this.parts = [];
+  private hold(tail: string): void {
+    if (this.overlong > 0) {
+      this.overlong += tail.length;
       return;
     }
-    this.parts.push(part);
-  }
-
-  private emit(): void {
-    if (this.overlong) this.onOverlong(this.size);
-    else this.onLine(this.parts.length === 1 ? this.parts[0]!.toString('utf8') : Buffer.concat(this.parts).toString('utf8'));
-    this.parts = [];
-    this.size = 0;
-    this.overlong = false;
+    this.partial += tail;
+    if (this.partial.length > this.maxLine) {
+      this.overlong = this.partial.length;
+      this.partial = '';
+    }
   }
 }

@@ -48,7 +48,7 @@ class SmtpdTable {
     const splitter = new LineSplitter(
       MAX_LINE,
       (line) => this.onLine(line),
-      (bytes) => log.warn({ bytes }, 'discarded an overlong line from smtpd'),
+      (chars) => log.warn({ chars }, 'discarded an overlong line from smtpd'),
     );
     output.on('error', (err) => {
       // smtpd has gone away; nothing can be answered any more.

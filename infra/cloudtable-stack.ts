@@ -28,12 +28,14 @@ export class CloudTableStack extends Stack {
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
 
     this.cloudTable = new CloudTable(this, 'CloudTable', { ...props, alarmActions: [new SnsAction(this.alarmTopic)] });
-    const { table, reader, mailHostPolicy } = this.cloudTable;
+    const { table, reader, admin, mailHostPolicy, operatorPolicy } = this.cloudTable;
 
     new CfnOutput(this, 'ReaderUrl', { description: 'upstream.url of the mail hosts: the reader Function URL (AWS_IAM)', value: reader.url.url });
     new CfnOutput(this, 'Region', { description: 'upstream.region of the mail hosts', value: this.region });
     new CfnOutput(this, 'TableName', { description: 'the DynamoDB table', value: table.tableName });
+    new CfnOutput(this, 'AdminUrl', { description: 'the admin Function URL (AWS_IAM) for cloudtable load, show, rollback, status', value: admin.url.url });
     new CfnOutput(this, 'MailHostPolicyArn', { description: 'attach to each mail host role or user: invoke the reader URL only', value: mailHostPolicy.managedPolicyArn });
+    new CfnOutput(this, 'OperatorPolicyArn', { description: 'attach to each operator role or user: invoke the admin URL only', value: operatorPolicy.managedPolicyArn });
     new CfnOutput(this, 'AlarmTopicArn', { description: 'SNS topic the alarms notify; subscribe to it', value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'ProxyConfig', {
       description: 'paste into /etc/cloudtable/cloudtable.toml on each mail host',

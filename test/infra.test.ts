@@ -1,18 +1,31 @@
 // The CDK app's template, as `npx cdk synth` builds it (cdk.json's context),
 // checked property by property: the table, the functions, their URLs, IAM
-// statements exactly, alarms, outputs; and cdk-nag's AwsSolutions pack.
-// Synthesized once (without running esbuild: test/infra-bundle.test.ts
-// covers the bundles) and shared; the variants below synthesize small apps.
+// statements exactly, the schedule, alarms, outputs; cdk-nag's AwsSolutions
+// pack; and the real reader and admin handlers run on the local DynamoDB
+// with only the calls their roles allow. Synthesized once (without running
+// esbuild: test/infra-bundle.test.ts covers the bundles) and shared; the
+// variants at the end synthesize small apps of their own.
 
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse as parseToml } from 'smol-toml';
 import { CloudTable } from '../infra/cloudtable.js';
+import type { UrlFunction } from '../infra/url-function.js';
+import { ADMIN_LIMITS, ADMIN_PREFIX } from '../lambda/admin-contract.js';
+import { createAdmin, type Admin } from '../lambda/admin/handler.js';
+import { LOCAL_TABLE_NAME } from '../lambda/local/backend.js';
+import { ensureTable, startEngine, type Engine } from '../lambda/local/dynalite-engine.js';
+import { serveFunctionUrl, type RunningServer } from '../lambda/local/http-server.js';
+import { createLookupHandler } from '../lambda/lookup.js';
+import { Store } from '../lambda/store/store.js';
+import type { AdminClient } from '../proxy/admin/client.js';
 import { buildConfig, defaultConfig } from '../proxy/config.js';
-import { emptyStack, logicalId, synthCloudTableApp, type Synthesized } from './helpers/infra.js';
+import type { HttpUpstream } from '../proxy/upstream/client.js';
+import { TEST_CREDENTIALS, TestClock, testAdminClient, testReader } from './helpers/backend.js';
+import { emptyStack, logicalId, roleLimitedClient, synthCloudTableApp } from './helpers/infra.js';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 interface Statement {
@@ -23,14 +36,14 @@ interface Statement {
   Principal?: unknown;
 }
 
-/** Every DynamoDB operation the functions call. */
-const TABLE_OPERATIONS = ['BatchGetItem', 'GetItem', 'Query'];
+/** Every DynamoDB operation the functions call, for the table's per-operation alarms. */
+const TABLE_OPERATIONS = ['BatchGetItem', 'BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'];
 
 const ref = (id: string) => ({ Ref: id });
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 /** Statements with their actions as sorted arrays, so the order CDK emits them in does not matter. */
-const normalized = (statements: Statement[]) =>
-  statements.map((s) => ({ ...s, Action: [s.Action].flat().sort() }));
+const normalized = (statements: Statement[]) => statements.map((s) => ({ ...s, Action: [s.Action].flat().sort() }));
 
 function resourcesOf(template: Template, type: string): Resources {
   return template.findResources(type) as Resources;
@@ -39,33 +52,45 @@ function resourcesOf(template: Template, type: string): Resources {
 /** Every statement of every inline policy attached to a role. */
 function roleStatements(template: Template, roleId: string): Statement[] {
   return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
-    .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([ref(roleId)]))
+    .filter((p) => same(p.Properties.Roles, [ref(roleId)]))
     .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 }
 
+function invokeThroughUrlOnly(fnId: string): Statement[] {
+  return [
+    { Effect: 'Allow', Action: 'lambda:InvokeFunctionUrl', Resource: arnOf(fnId), Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } },
+    { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: arnOf(fnId), Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } } },
+  ];
+}
+
+const s = synthCloudTableApp();
+const ct = s.stack.cloudTable;
+const ids = {
+  table: logicalId(ct.table),
+  topic: logicalId(s.stack.alarmTopic),
+  schedule: logicalId(ct.collectSchedule),
+  mailHostPolicy: logicalId(ct.mailHostPolicy),
+  operatorPolicy: logicalId(ct.operatorPolicy),
+};
+const fnIds = (f: UrlFunction) => ({ fn: logicalId(f.fn), role: logicalId(f.role), logs: logicalId(f.logGroup), url: logicalId(f.url) });
+const reader = fnIds(ct.reader);
+const admin = fnIds(ct.admin);
+
+/** The DynamoDB actions a function's role allows on the table. */
+function tableActions(f: UrlFunction): string[] {
+  return roleStatements(s.template, logicalId(f.role))
+    .filter((st) => same(st.Resource, arnOf(ids.table)))
+    .flatMap((st) => [st.Action].flat());
+}
+
 describe('infra: the deployed stack', () => {
-  let s: Synthesized;
-  let ids: { table: string; readerFn: string; readerRole: string; readerLogs: string; topic: string; mailHostPolicy: string };
-
-  before(() => {
-    s = synthCloudTableApp();
-    const { cloudTable } = s.stack;
-    ids = {
-      table: logicalId(cloudTable.table),
-      readerFn: logicalId(cloudTable.reader.fn),
-      readerRole: logicalId(cloudTable.reader.role),
-      readerLogs: logicalId(cloudTable.reader.logGroup),
-      topic: logicalId(s.stack.alarmTopic),
-      mailHostPolicy: logicalId(cloudTable.mailHostPolicy),
-    };
-  });
-
   it('keeps everything in one DynamoDB table keyed as the store lays items out: on demand, PITR, deletion protection, retained', () => {
     s.template.resourceCountIs('AWS::DynamoDB::Table', 1);
     s.template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
     const table = resourcesOf(s.template, 'AWS::DynamoDB::Table')[ids.table]!;
     assert.equal(table.DeletionPolicy, 'Retain');
     assert.equal(table.UpdateReplacePolicy, 'Retain');
+    // No TimeToLiveSpecification: the store expires nothing by TTL (leases and garbage are explicit items).
     assert.deepEqual(table.Properties, {
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
@@ -81,92 +106,133 @@ describe('infra: the deployed stack', () => {
     });
   });
 
-  it('runs the reader on Node.js 22, arm64, bounded memory, a timeout below the proxy deadline, source maps, its own log group', () => {
-    const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[ids.readerFn]!.Properties;
-    assert.equal(fn.Runtime, 'nodejs22.x');
-    assert.deepEqual(fn.Architectures, ['arm64']);
-    assert.equal(fn.Handler, 'index.handler');
-    assert.equal(fn.MemorySize, 512);
-    assert.equal(fn.Timeout, 3);
-    assert.ok((fn.Timeout as number) * 1000 < defaultConfig().upstream.deadlineMs, 'the reader times out before the proxy deadline');
-    assert.deepEqual(fn.Environment, { Variables: { TABLE_NAME: ref(ids.table), NODE_OPTIONS: '--enable-source-maps' } });
-    assert.deepEqual(fn.Role, arnOf(ids.readerRole));
-    assert.deepEqual(fn.LoggingConfig, { LogGroup: ref(ids.readerLogs) });
-    s.template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+  for (const [name, f, memory, timeout] of [
+    ['reader', reader, 512, 3],
+    ['admin', admin, 1024, 60],
+  ] as const) {
+    it(`runs the ${name} on Node.js 22, arm64, ${memory} MB, ${timeout} s, source maps, its own log group kept 30 days`, () => {
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[f.fn]!.Properties;
+      assert.equal(fn.Runtime, 'nodejs22.x');
+      assert.deepEqual(fn.Architectures, ['arm64']);
+      assert.equal(fn.Handler, 'index.handler');
+      assert.equal(fn.MemorySize, memory);
+      assert.equal(fn.Timeout, timeout);
+      assert.deepEqual(fn.Environment, { Variables: { TABLE_NAME: ref(ids.table), NODE_OPTIONS: '--enable-source-maps' } });
+      assert.deepEqual(fn.Role, arnOf(f.role));
+      assert.deepEqual(fn.LoggingConfig, { LogGroup: ref(f.logs) });
+      const logs = resourcesOf(s.template, 'AWS::Logs::LogGroup')[f.logs]!;
+      assert.deepEqual([logs.Properties.RetentionInDays, logs.DeletionPolicy], [30, 'Retain']);
+    });
+  }
+
+  it('times the reader out before the proxy deadline, so Lambda ends a stuck call before the mail host gives up', () => {
+    const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[reader.fn]!.Properties;
+    assert.ok((fn.Timeout as number) * 1000 < defaultConfig().upstream.deadlineMs);
   });
 
-  it('puts every function behind a Function URL with AWS_IAM auth, and grants no one through a resource policy', () => {
-    const urls = Object.values(resourcesOf(s.template, 'AWS::Lambda::Url'));
-    assert.ok(urls.length >= 1);
-    for (const url of urls) assert.equal(url.Properties.AuthType, 'AWS_IAM');
-    assert.ok(urls.some((u) => JSON.stringify(u.Properties.TargetFunctionArn) === JSON.stringify(arnOf(ids.readerFn))));
-    for (const url of urls) assert.equal(url.Properties.Cors, undefined);
-    s.template.resourceCountIs('AWS::Lambda::Permission', 0);
+  it('puts each function behind a Function URL with AWS_IAM auth; the only resource policy lets the schedule run the admin function', () => {
+    const urls = resourcesOf(s.template, 'AWS::Lambda::Url');
+    assert.deepEqual(Object.keys(urls).sort(), [reader.url, admin.url].sort());
+    for (const [id, f] of [
+      [reader.url, reader],
+      [admin.url, admin],
+    ] as const) {
+      assert.deepEqual(urls[id]!.Properties, { AuthType: 'AWS_IAM', TargetFunctionArn: arnOf(f.fn) });
+    }
+    assert.deepEqual(
+      Object.values(resourcesOf(s.template, 'AWS::Lambda::Permission')).map((p) => p.Properties),
+      [{ Action: 'lambda:InvokeFunction', FunctionName: arnOf(admin.fn), Principal: 'events.amazonaws.com', SourceArn: arnOf(ids.schedule) }],
+    );
   });
 
   it('lets the reader read the table (GetItem, BatchGetItem, Query) and write its own logs, nothing else', () => {
     assert.deepEqual(
-      normalized(roleStatements(s.template, ids.readerRole)),
+      normalized(roleStatements(s.template, reader.role)),
       normalized([
-        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: arnOf(ids.readerLogs) },
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: arnOf(reader.logs) },
         { Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], Resource: arnOf(ids.table) },
       ]),
     );
-    const role = resourcesOf(s.template, 'AWS::IAM::Role')[ids.readerRole]!.Properties;
-    assert.equal(role.ManagedPolicyArns, undefined, 'no managed policy (AWSLambdaBasicExecutionRole writes to every log group)');
-    assert.deepEqual((role.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement, [
-      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
-    ]);
   });
 
-  it('gives mail hosts a managed policy that only invokes the reader, and only through its URL', () => {
-    const policy = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy')[ids.mailHostPolicy]!.Properties;
-    assert.deepEqual((policy.PolicyDocument as { Statement: Statement[] }).Statement, [
-      {
-        Effect: 'Allow',
-        Action: 'lambda:InvokeFunctionUrl',
-        Resource: arnOf(ids.readerFn),
-        Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
-      },
-      {
-        Effect: 'Allow',
-        Action: 'lambda:InvokeFunction',
-        Resource: arnOf(ids.readerFn),
-        Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
-      },
-    ]);
-    assert.equal(policy.Roles, undefined, 'attached by the operator, to the mail hosts of their choosing');
-    assert.equal(policy.Users, undefined);
+  it('lets the admin function make the item calls of a transaction and of collection, and write its own logs, nothing else', () => {
+    assert.deepEqual(
+      normalized(roleStatements(s.template, admin.role)),
+      normalized([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: arnOf(admin.logs) },
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          Resource: arnOf(ids.table),
+        },
+      ]),
+    );
   });
 
-  it('alarms on the reader failing, throttled, answering 5xx, slow at p99, and on DynamoDB throttling and system errors; all notify the topic', () => {
+  it('gives both roles to Lambda alone, with no managed policy', () => {
+    for (const f of [reader, admin]) {
+      const role = resourcesOf(s.template, 'AWS::IAM::Role')[f.role]!.Properties;
+      assert.equal(role.ManagedPolicyArns, undefined, 'AWSLambdaBasicExecutionRole would write to every log group');
+      assert.deepEqual((role.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement, [
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    }
+  });
+
+  it('gives mail hosts a managed policy that only invokes the reader, and operators one that only invokes the admin function, through their URLs', () => {
+    const policies = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy');
+    assert.deepEqual(Object.keys(policies).sort(), [ids.mailHostPolicy, ids.operatorPolicy].sort());
+    for (const [id, fn] of [
+      [ids.mailHostPolicy, reader.fn],
+      [ids.operatorPolicy, admin.fn],
+    ] as const) {
+      const policy = policies[id]!.Properties;
+      assert.deepEqual((policy.PolicyDocument as { Statement: Statement[] }).Statement, invokeThroughUrlOnly(fn));
+      // Attached by the operator, to the principals of their choosing.
+      assert.deepEqual([policy.Roles, policy.Users, policy.Groups], [undefined, undefined, undefined]);
+    }
+  });
+
+  it('runs the admin function every 5 minutes to collect old generations', () => {
+    const rule = resourcesOf(s.template, 'AWS::Events::Rule')[ids.schedule]!.Properties;
+    assert.equal(rule.ScheduleExpression, 'rate(5 minutes)');
+    assert.equal(rule.State, 'ENABLED');
+    assert.deepEqual(rule.Targets, [{ Arn: arnOf(admin.fn), Id: 'Target0' }]);
+    assert.equal(rule.EventPattern, undefined);
+  });
+
+  it('alarms on each function failing, throttled, answering 5xx, slow at p99, and on DynamoDB throttling and system errors; all notify the topic', () => {
     const alarms = Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    const readerAlarm = (metric: string) =>
-      alarms.find((a) => a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref(ids.readerFn) }]));
-    for (const metric of ['Errors', 'Throttles', 'Url5xxCount']) {
-      const a = readerAlarm(metric);
-      assert.ok(a, `reader ${metric} alarm`);
-      assert.equal(a.Namespace, 'AWS/Lambda');
-      assert.equal(a.Statistic, 'Sum');
-      assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
-      assert.equal(a.Threshold, 1);
+    for (const [f, p99Ms] of [
+      [reader, 1000],
+      [admin, 48_000],
+    ] as const) {
+      const alarm = (metric: string) => alarms.find((a) => a.MetricName === metric && same(a.Dimensions, [{ Name: 'FunctionName', Value: ref(f.fn) }]));
+      for (const metric of ['Errors', 'Throttles', 'Url5xxCount']) {
+        const a = alarm(metric);
+        assert.ok(a, `${metric} alarm of ${f.fn}`);
+        assert.deepEqual([a.Namespace, a.Statistic, a.ComparisonOperator, a.Threshold], ['AWS/Lambda', 'Sum', 'GreaterThanOrEqualToThreshold', 1]);
+      }
+      const p99 = alarm('Duration');
+      assert.ok(p99);
+      assert.deepEqual([p99.ExtendedStatistic, p99.ComparisonOperator, p99.Threshold], ['p99', 'GreaterThanThreshold', p99Ms]);
     }
-    const p99 = readerAlarm('Duration');
-    assert.ok(p99);
-    assert.equal(p99.ExtendedStatistic, 'p99');
-    assert.equal(p99.ComparisonOperator, 'GreaterThanThreshold');
-    assert.equal(p99.Threshold, 1000);
 
-    const dynamo = (metric: string) => alarms.find((a) => JSON.stringify(a.Metrics ?? []).includes(`"MetricName":"${metric}"`));
     for (const metric of ['ThrottledRequests', 'SystemErrors']) {
-      const a = dynamo(metric);
+      const a = alarms.find((x) => JSON.stringify(x.Metrics ?? []).includes(`"MetricName":"${metric}"`));
       assert.ok(a, `DynamoDB ${metric} alarm`);
-      const stats = (a.Metrics as Array<{ MetricStat?: { Metric: { Dimensions: Array<{ Name: string; Value: unknown }> } } }>).filter((m) => m.MetricStat);
-      const operations = stats.map((m) => m.MetricStat!.Metric.Dimensions.find((d) => d.Name === 'Operation')!.Value).sort();
+      const stats = (a.Metrics as Array<{ MetricStat?: { Metric: { Namespace: string; Dimensions: Array<{ Name: string; Value: unknown }> } } }>)
+        .filter((m) => m.MetricStat)
+        .map((m) => m.MetricStat!.Metric);
+      const operations = stats.map((m) => m.Dimensions.find((d) => d.Name === 'Operation')!.Value).sort();
       assert.deepEqual(operations, TABLE_OPERATIONS, `${metric} covers every operation the functions call`);
-      for (const m of stats) assert.deepEqual(m.MetricStat!.Metric.Dimensions.find((d) => d.Name === 'TableName')!.Value, ref(ids.table));
+      for (const m of stats) {
+        assert.equal(m.Namespace, 'AWS/DynamoDB');
+        assert.deepEqual(m.Dimensions.find((d) => d.Name === 'TableName')!.Value, ref(ids.table));
+      }
       assert.equal(a.Threshold, 1);
     }
+    assert.equal(alarms.length, 10);
     for (const a of alarms) {
       assert.deepEqual(a.AlarmActions, [ref(ids.topic)]);
       assert.equal(a.TreatMissingData, 'notBreaching');
@@ -177,23 +243,25 @@ describe('infra: the deployed stack', () => {
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
 
-  it('outputs the URL, region and table name, and a [upstream] line the proxy parses', () => {
+  it('outputs the URLs, region, table name and policies, and an upstream line the proxy parses', () => {
     const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    const urlId = logicalId(s.stack.cloudTable.reader.url);
-    assert.deepEqual(outputs.ReaderUrl!.Value, { 'Fn::GetAtt': [urlId, 'FunctionUrl'] });
-    assert.deepEqual(outputs.Region!.Value, ref('AWS::Region'));
-    assert.deepEqual(outputs.TableName!.Value, ref(ids.table));
-    assert.deepEqual(outputs.MailHostPolicyArn!.Value, ref(ids.mailHostPolicy));
-    assert.deepEqual(outputs.AlarmTopicArn!.Value, ref(ids.topic));
+    const value = (key: string) => outputs[key]?.Value;
+    assert.deepEqual(value('ReaderUrl'), { 'Fn::GetAtt': [reader.url, 'FunctionUrl'] });
+    assert.deepEqual(value('AdminUrl'), { 'Fn::GetAtt': [admin.url, 'FunctionUrl'] });
+    assert.deepEqual(value('Region'), ref('AWS::Region'));
+    assert.deepEqual(value('TableName'), ref(ids.table));
+    assert.deepEqual(value('MailHostPolicyArn'), ref(ids.mailHostPolicy));
+    assert.deepEqual(value('OperatorPolicyArn'), ref(ids.operatorPolicy));
+    assert.deepEqual(value('AlarmTopicArn'), ref(ids.topic));
 
     // CloudFormation fills in the URL (with its trailing slash) and the region at deploy time.
     const deployed = { url: 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/', region: 'eu-west-1' };
-    const join = outputs.ProxyConfig!.Value as { 'Fn::Join': [string, unknown[]] };
+    const join = value('ProxyConfig') as { 'Fn::Join': [string, unknown[]] };
     const line = join['Fn::Join'][1]
       .map((part) => {
         if (typeof part === 'string') return part;
-        if (JSON.stringify(part) === JSON.stringify(ref('AWS::Region'))) return deployed.region;
-        if (JSON.stringify(part) === JSON.stringify(outputs.ReaderUrl!.Value)) return deployed.url;
+        if (same(part, ref('AWS::Region'))) return deployed.region;
+        if (same(part, value('ReaderUrl'))) return deployed.url;
         throw new Error(`unexpected ${JSON.stringify(part)}`);
       })
       .join(join['Fn::Join'][0]);
@@ -204,8 +272,7 @@ describe('infra: the deployed stack', () => {
   });
 
   it('passes the AwsSolutions checks; each acknowledged finding is real and has a reason', () => {
-    const checks = new AwsSolutionsChecks(undefined, { verbose: true });
-    const report = checks.validateScope(s.app);
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(s.app);
     assert.deepEqual(report.violations, [], JSON.stringify(report.violations, null, 2));
 
     // The same pack blind to acknowledgments: what it finds must be exactly
@@ -227,7 +294,85 @@ describe('infra: the deployed stack', () => {
       }
     }
     assert.deepEqual(acknowledged.sort(), findings);
-    assert.ok(findings.includes(`AwsSolutions-L1 ${s.stack.cloudTable.reader.fn.node.path}`));
+    assert.deepEqual(findings, [`AwsSolutions-L1 ${ct.admin.fn.node.path}`, `AwsSolutions-L1 ${ct.reader.fn.node.path}`].sort());
+  });
+});
+
+describe('infra: each role allows what its function calls, and nothing it does not', () => {
+  // The real handlers over real HTTP, on the local DynamoDB, each through a
+  // client that refuses the calls its role in the template does not allow.
+  const clock = new TestClock();
+  const used = { reader: new Set<string>(), admin: new Set<string>() };
+  const quiet = { info: () => {}, error: () => {} };
+  const table = 'aliases';
+  let engine: Engine;
+  let http: RunningServer;
+  let adminFn: Admin;
+  let adminClient: AdminClient;
+  let readerClient: HttpUpstream;
+
+  before(async () => {
+    engine = await startEngine();
+    await ensureTable(engine.client, LOCAL_TABLE_NAME);
+    const store = (f: UrlFunction, u: Set<string>) => new Store(roleLimitedClient(engine.endpoint, tableActions(f), u), LOCAL_TABLE_NAME, {}, clock.now);
+    adminFn = createAdmin(store(ct.admin, used.admin), { limits: { graceMs: 1000, keepPreviousMs: 2000 }, log: quiet });
+    http = await serveFunctionUrl({
+      mounts: [
+        { prefix: '/', handler: createLookupHandler(store(ct.reader, used.reader)) },
+        { prefix: ADMIN_PREFIX, handler: adminFn.handler, maxBodyBytes: ADMIN_LIMITS.maxBodyBytes },
+      ],
+      credentials: TEST_CREDENTIALS,
+    });
+    adminClient = testAdminClient(http.url);
+    readerClient = testReader(http.url);
+  });
+
+  after(async () => {
+    await adminClient.close();
+    await readerClient.close();
+    await http.close();
+    await engine.close();
+  });
+
+  const entries = (prefix: string) => Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `${prefix}${i}`, line: i + 1 }));
+
+  async function load(prefix: string): Promise<void> {
+    const b = await adminClient.begin({ table, service: 'alias', owner: 'infra-test' });
+    await adminClient.send(table, b.txn, entries(prefix));
+    assert.ok((await adminClient.validate(table, b.txn, 30)).ok);
+    await adminClient.apply(table, b.txn);
+    await adminClient.commit(table, b.txn);
+  }
+
+  it('the admin function loads, refuses, rolls back, lists and collects with its grants, and needs every one of them', async () => {
+    await adminClient.hello();
+    await load('one');
+    await load('two');
+    await load('three');
+    const b = await adminClient.begin({ table, owner: 'infra-test' });
+    await adminClient.send(table, b.txn, [{ key: 'cr', value: 'bad\rvalue', line: 1 }]);
+    assert.equal((await adminClient.validate(table, b.txn, 1)).ok, false);
+    await adminClient.rollback(table, b.txn);
+    assert.equal((await adminClient.list({ table, limit: 5 })).entries.length, 5);
+    assert.equal((await adminClient.status()).tables.length, 1);
+    clock.advance(10_000);
+    // What the schedule runs: old generations and the rolled-back shadow are deleted.
+    const swept = await adminFn.collect(10_000);
+    assert.ok(swept.generations >= 2, JSON.stringify(swept));
+    assert.deepEqual([...used.admin].sort(), tableActions(ct.admin).map((a) => a.replace('dynamodb:', '')).sort());
+  });
+
+  it('the reader answers lookups with its grants', async () => {
+    const r = await readerClient.lookup(table, [{ service: 'alias', key: 'k1' }, { service: 'alias', key: 'nobody' }], 5000);
+    assert.deepEqual(r.results, [{ s: 'found', value: 'three1' }, { s: 'not-found' }]);
+    const allowed = tableActions(ct.reader);
+    for (const op of used.reader) assert.ok(allowed.includes(`dynamodb:${op}`), `the reader called ${op}`);
+    assert.deepEqual([...used.reader].sort(), ['BatchGetItem', 'GetItem']);
+  });
+
+  it('a call outside a role is refused, as AWS would refuse it', async () => {
+    const withReaderRole = new Store(roleLimitedClient(engine.endpoint, tableActions(ct.reader), new Set()), LOCAL_TABLE_NAME, {}, clock.now);
+    await assert.rejects(withReaderRole.registerTable('intruder'), { name: 'AccessDeniedException' });
   });
 });
 
@@ -238,19 +383,31 @@ describe('infra: options', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'postmaster@example.org' });
   });
 
-  it('is a construct users put in their own stacks, with their own sizing and removal policy', () => {
+  it('is a construct users put in their own stacks, with their own sizing, limits and removal policy', () => {
     const stack = emptyStack();
-    const ct = new CloudTable(stack, 'MailTables', {
+    const tables = new CloudTable(stack, 'MailTables', {
       tableRemovalPolicy: RemovalPolicy.DESTROY,
       deletionProtection: false,
       reader: { memorySize: 1024, timeout: Duration.seconds(2) },
+      admin: { timeout: Duration.minutes(2) },
+      transactions: { lease: Duration.minutes(1), grace: Duration.seconds(45), keepPrevious: Duration.days(2), maxEntries: 500_000 },
       dashboard: true,
     });
     const template = Template.fromStack(stack);
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: { DeletionProtectionEnabled: false } });
-    const fn = resourcesOf(template, 'AWS::Lambda::Function')[logicalId(ct.reader.fn)]!.Properties;
-    assert.equal(fn.MemorySize, 1024);
-    assert.equal(fn.Timeout, 2);
+    const functions = resourcesOf(template, 'AWS::Lambda::Function');
+    const fn = functions[logicalId(tables.reader.fn)]!.Properties;
+    assert.deepEqual([fn.MemorySize, fn.Timeout], [1024, 2]);
+    const adminFn = functions[logicalId(tables.admin.fn)]!.Properties;
+    assert.equal(adminFn.Timeout, 120);
+    assert.deepEqual((adminFn.Environment as { Variables: Record<string, unknown> }).Variables, {
+      TABLE_NAME: ref(logicalId(tables.table)),
+      NODE_OPTIONS: '--enable-source-maps',
+      CLOUDTABLE_LEASE_S: '60',
+      CLOUDTABLE_GRACE_S: '45',
+      CLOUDTABLE_KEEP_PREVIOUS_S: '172800',
+      CLOUDTABLE_MAX_ENTRIES: '500000',
+    });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) assert.equal(a.Properties.AlarmActions, undefined);
   });
@@ -261,5 +418,13 @@ describe('infra: options', () => {
       () => new CloudTable(emptyStack(), 'T', { proxyDeadline: Duration.seconds(2), reader: { timeout: Duration.seconds(3) } }),
       /must be below the proxy deadline 2000 ms/,
     );
+  });
+
+  it('refuses transaction limits the admin function would refuse at start', () => {
+    assert.throws(
+      () => new CloudTable(emptyStack(), 'T', { transactions: { grace: Duration.minutes(5), keepPrevious: Duration.minutes(1) } }),
+      /CLOUDTABLE_KEEP_PREVIOUS_S must be 0 or at least CLOUDTABLE_GRACE_S/,
+    );
+    assert.throws(() => new CloudTable(emptyStack(), 'T', { transactions: { lease: Duration.seconds(2) } }), /CLOUDTABLE_LEASE_S must be an integer from 5/);
   });
 });

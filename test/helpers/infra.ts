@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -62,4 +63,31 @@ export function bundledCodeDir(app: App, fn: UrlFunction): string {
 /** The logical id in its stack's template of an L2 construct's CloudFormation resource. */
 export function logicalId(construct: IConstruct): string {
   return Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/**
+ * A DynamoDB client that allows only the given IAM actions, as a function's
+ * role would, and records every operation it is asked for: the store code
+ * runs against the real local engine, and a call the role does not allow
+ * fails with AccessDeniedException as it would in AWS.
+ */
+export function roleLimitedClient(endpoint: string, allowedActions: readonly string[], used: Set<string>): DynamoDBClient {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'dynalite', secretAccessKey: 'dynalite' },
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const operation = String(context.commandName).replace(/Command$/, '');
+      used.add(operation);
+      if (!allowedActions.includes(`dynamodb:${operation}`)) {
+        throw Object.assign(new Error(`not authorized to perform: dynamodb:${operation}`), { name: 'AccessDeniedException' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'roleLimit' },
+  );
+  return client;
 }

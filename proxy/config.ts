@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { isService, type Service } from '../lambda/contract.js';
+import { SERVICES, isService, type Service } from '../lambda/contract.js';
 
 export interface UpstreamConfig {
   /** The reader Function URL, or the local backend's URL. */
@@ -64,20 +64,7 @@ export interface Config {
 }
 
 /** Every service but `auth`: registering `auth` makes smtpd 7.6+ stop asking `credentials`. */
-export const DEFAULT_SMTPD_SERVICES: Service[] = [
-  'alias',
-  'domain',
-  'credentials',
-  'netaddr',
-  'userinfo',
-  'source',
-  'mailaddr',
-  'addrname',
-  'mailaddrmap',
-  'relayhost',
-  'string',
-  'regex',
-];
+export const DEFAULT_SMTPD_SERVICES: Service[] = SERVICES.filter((s) => s !== 'auth');
 
 export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8787';
 

@@ -6,6 +6,10 @@
 export const CONTRACT_VERSION = 1;
 
 export const LOOKUP_PATH = '/v1/lookup';
+/** A page of the active generation's pattern entries (globs, prefixes): see lambda/validation/keys.ts. */
+export const PATTERNS_PATH = '/v1/patterns';
+/** A page of all the active generation's entries, in key order (regex tables, fetch rotation). */
+export const ENTRIES_PATH = '/v1/entries';
 
 export const LIMITS = {
   /** Queries per lookup request; also DynamoDB's BatchGetItem ceiling. */
@@ -16,6 +20,8 @@ export const LIMITS = {
   maxBodyBytes: 256 * 1024,
   /** Table names: what DESIGN and smtpd.conf allow, and safe inside a partition key. */
   tableName: /^[A-Za-z0-9_.-]{1,128}$/,
+  /** Entries in one page of a listing; a page is also cut at about 1 MB by DynamoDB. */
+  maxListEntries: 1000,
 } as const;
 
 /** The services of OpenSMTPD's table(5); `auth` is answered on the mail host. */
@@ -162,4 +168,65 @@ export function parseLookupResponse(body: unknown, expectedTable: string, expect
     }
   });
   return { v: CONTRACT_VERSION, table: expectedTable, generation, ...(epoch !== undefined && { epoch }), results: out };
+}
+
+/** `POST /v1/patterns` and `POST /v1/entries`: one page of the active generation, in key order (byte order). */
+export interface ListRequest {
+  v: typeof CONTRACT_VERSION;
+  table: string;
+  /** Start after this key (the `next` of the previous page). */
+  after?: string;
+  /** At most this many entries (1–maxListEntries; default maxListEntries). */
+  limit?: number;
+}
+
+export interface ListEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListResponse {
+  v: typeof CONTRACT_VERSION;
+  table: string;
+  /** The active generation this page was read from: a listing whose pages disagree must be restarted. */
+  generation: number;
+  entries: ListEntry[];
+  /** Present when there may be more: pass it as `after`. */
+  next?: string;
+}
+
+export function parseListRequest(body: unknown): ListRequest {
+  if (!isRecord(body)) throw new ContractError(400, 'bad-request', 'body must be a JSON object');
+  if (body.v !== CONTRACT_VERSION) {
+    throw new ContractError(400, 'bad-version', `contract version ${String(body.v)} is not supported; this function speaks v${CONTRACT_VERSION}`);
+  }
+  const { table, after, limit } = body;
+  if (typeof table !== 'string' || !LIMITS.tableName.test(table)) {
+    throw new ContractError(400, 'bad-table', 'table must match ' + String(LIMITS.tableName));
+  }
+  if (after !== undefined && (typeof after !== 'string' || after === '' || byteLength(after) > LIMITS.maxKeyBytes)) {
+    throw new ContractError(400, 'bad-after', `after must be a non-empty key of at most ${LIMITS.maxKeyBytes} bytes`);
+  }
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListEntries)) {
+    throw new ContractError(400, 'bad-limit', `limit must be an integer from 1 to ${LIMITS.maxListEntries}`);
+  }
+  return { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }), ...(limit !== undefined && { limit }) };
+}
+
+/** Validates a listing page as the proxy receives it; throws on anything else. */
+export function parseListResponse(body: unknown, expectedTable: string): ListResponse {
+  if (!isRecord(body)) throw new Error('response is not a JSON object');
+  if (body.v !== CONTRACT_VERSION) throw new Error(`response contract version ${String(body.v)}, expected ${CONTRACT_VERSION}`);
+  if (body.table !== expectedTable) throw new Error(`response for table ${String(body.table)}, expected ${expectedTable}`);
+  const { generation, entries, next } = body;
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
+    throw new Error('response generation is not a non-negative integer');
+  }
+  if (!Array.isArray(entries)) throw new Error('response entries is not an array');
+  const out = entries.map((e, i): ListEntry => {
+    if (!isRecord(e) || typeof e.key !== 'string' || typeof e.value !== 'string') throw new Error(`entries[${i}] is not a {key, value} of strings`);
+    return { key: e.key, value: e.value };
+  });
+  if (next !== undefined && (typeof next !== 'string' || next === '')) throw new Error('response next is not a non-empty string');
+  return { v: CONTRACT_VERSION, table: expectedTable, generation, entries: out, ...(next !== undefined && { next }) };
 }

@@ -1,5 +1,17 @@
-import { CONTRACT_VERSION, ContractError, LOOKUP_PATH, parseLookupRequest, type LookupResponse, type QueryResult } from './contract.js';
-import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlResult } from './function-url.js';
+import {
+  CONTRACT_VERSION,
+  ContractError,
+  ENTRIES_PATH,
+  LIMITS,
+  LOOKUP_PATH,
+  PATTERNS_PATH,
+  parseListRequest,
+  parseLookupRequest,
+  type ListResponse,
+  type LookupResponse,
+  type QueryResult,
+} from './contract.js';
+import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from './function-url.js';
 import { errorName, type Store } from './store/store.js';
 
 /** Answers one lookup request from the table's active generation. */
@@ -22,25 +34,49 @@ export async function lookup(store: Store, body: unknown): Promise<LookupRespons
   return { v: CONTRACT_VERSION, table: request.table, generation: meta.generation, epoch: meta.epoch, results };
 }
 
+/** Answers one page of the active generation's entries or pattern items. */
+export async function list(store: Store, body: unknown, what: 'entries' | 'patterns'): Promise<ListResponse> {
+  const request = parseListRequest(body);
+  const meta = await store.readMeta(request.table);
+  if (!meta) throw new ContractError(404, 'unknown-table', `table ${request.table} does not exist`);
+  const opts = { limit: request.limit ?? LIMITS.maxListEntries, ...(request.after !== undefined && { startKey: request.after }) };
+  const page =
+    what === 'entries'
+      ? await store.readGenerationPage(request.table, meta.generation, opts)
+      : await store.readPatternPage(request.table, meta.generation, opts);
+  return {
+    v: CONTRACT_VERSION,
+    table: request.table,
+    generation: meta.generation,
+    entries: page.entries.map(([key, value]) => ({ key, value })),
+    ...(page.next !== undefined && { next: page.next }),
+  };
+}
+
 export interface Logger {
   error(obj: object, msg: string): void;
 }
 
 /** The Function URL handler of the reader function. */
 export function createLookupHandler(store: Store, log: Logger = consoleLogger) {
+  const answer =
+    (name: string, run: (body: unknown) => Promise<unknown>): FunctionUrlHandler =>
+    async (ev) => {
+      try {
+        return json(200, await run(readJsonBody(ev)));
+      } catch (err) {
+        if (err instanceof ContractError) return errorResult(err);
+        // A store failure (META unreadable, DynamoDB down): 503, so the
+        // proxy answers a temporary failure.
+        log.error({ err: errorName(err), requestId: ev.requestContext.requestId }, `${name} failed`);
+        return errorResult(new ContractError(503, 'store-unavailable', errorName(err)));
+      }
+    };
   return (event: FunctionUrlEvent): Promise<FunctionUrlResult> =>
     route(event, {
-      [LOOKUP_PATH]: async (ev) => {
-        try {
-          return json(200, await lookup(store, readJsonBody(ev)));
-        } catch (err) {
-          if (err instanceof ContractError) return errorResult(err);
-          // A store failure before any key was read (META unreadable, DynamoDB
-          // down): 503, so the proxy answers a temporary failure.
-          log.error({ err: errorName(err), requestId: ev.requestContext.requestId }, 'lookup failed');
-          return errorResult(new ContractError(503, 'store-unavailable', errorName(err)));
-        }
-      },
+      [LOOKUP_PATH]: answer('lookup', (body) => lookup(store, body)),
+      [PATTERNS_PATH]: answer('patterns', (body) => list(store, body, 'patterns')),
+      [ENTRIES_PATH]: answer('entries', (body) => list(store, body, 'entries')),
     });
 }
 

@@ -50,6 +50,8 @@ export interface SmtpdConfig {
   table?: string;
   /** Services announced with `register|…`. */
   services: Service[];
+  /** smtpd.conf's `smtp sub-addr-delim` (default `+`): where `mailaddr` matching cuts the tag off a lookup address. */
+  subaddressingDelimiter: string;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -89,7 +91,7 @@ export function defaultConfig(): Config {
     },
     breaker: { failures: 3, probeIntervalMs: 200 },
     tables: {},
-    smtpd: { services: [...DEFAULT_SMTPD_SERVICES] },
+    smtpd: { services: [...DEFAULT_SMTPD_SERVICES], subaddressingDelimiter: '+' },
     log: { level: 'info' },
   };
 }
@@ -155,8 +157,16 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   }
 
   const s = section(r.smtpd, `${origin} [smtpd]`);
-  allowKeys(s, `${origin} [smtpd]`, ['table', 'services']);
+  allowKeys(s, `${origin} [smtpd]`, ['table', 'services', 'subaddressing_delimiter']);
   if (s.table !== undefined) c.smtpd.table = str(s.table, 'smtpd.table');
+  if (s.subaddressing_delimiter !== undefined) {
+    const d = s.subaddressing_delimiter;
+    // smtpd.conf's own rule for `smtp sub-addr-delim`.
+    if (typeof d !== 'string' || !/^[\x21-\x3f\x41-\x7e]$/.test(d)) {
+      throw new ConfigError('smtpd.subaddressing_delimiter must be one printable character other than space and @');
+    }
+    c.smtpd.subaddressingDelimiter = d;
+  }
   if (s.services !== undefined) {
     if (!Array.isArray(s.services) || s.services.length === 0) throw new ConfigError('smtpd.services must be a non-empty list');
     c.smtpd.services = s.services.map((x, i) => {

@@ -1,7 +1,9 @@
+import { AuthChecker } from './auth/auth-checker.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { Resolver } from './resolver/resolver.js';
-import { ExactTableService } from './tables/exact.js';
+import { EntrySets } from './tables/entry-sets.js';
+import { SmtpdTables } from './tables/smtpd-tables.js';
 import type { TableService } from './tables/table-service.js';
 import { HttpUpstream } from './upstream/client.js';
 import { RequestSigner } from './upstream/signer.js';
@@ -13,9 +15,25 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Largest pattern set or listing held per table generation. */
+const MAX_SET_ENTRIES = 100_000;
+/** `auth` verdicts remembered (under keyed hashes). */
+const MAX_AUTH_VERDICTS = 10_000;
+
 export function createRuntime(config: Config, log: Logger): Runtime {
   const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region));
   const resolver = new Resolver(config, upstream, log);
-  const tables = new ExactTableService(resolver);
+  const deadlineMs = config.upstream.deadlineMs;
+  const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
+  const auth = new AuthChecker(resolver, log, { deadlineMs, ttlMs: config.cache.ttlMs, maxVerdicts: MAX_AUTH_VERDICTS });
+  const tables = new SmtpdTables({
+    resolver,
+    sets,
+    log,
+    deadlineMs,
+    subaddressDelimiter: config.smtpd.subaddressingDelimiter,
+    auth: (table, key) => auth.check(table, key),
+    onUpdate: () => auth.clear(),
+  });
   return { resolver, tables, close: () => resolver.close() };
 }

@@ -5,6 +5,8 @@
 //                                                      generation and the transaction in progress
 //   errors   pk = "t#<table>"          sk = "errors#<txn>"  first validation errors of a transaction
 //   entry    pk = "e#<table>#<gen>"    sk = <key>       v (S, value)
+//   pattern  pk = "p#<table>#<gen>"    sk = <key>       v (S, value): the entry again, when its key
+//                                                      is a pattern (see below)
 //   index    pk = "tables"             sk = <table>     one per table, so tables can be listed
 //   garbage  pk = "gc"                 sk = "<due>#<gen>#<table>"   a generation to delete once due
 //
@@ -14,6 +16,13 @@
 // mixture of two generations. Replacing a table writes a shadow generation
 // beside the active one and swaps META with one conditional write; old
 // generations are deleted after a grace period longer than any lookup.
+//
+// Pattern items repeat, in a partition of their own, the entries of a
+// generation whose key is a pattern (isPatternKey in lambda/validation: a `*`
+// glob, a network prefix or a non-canonical address). Store.writeEntries
+// writes them with the entries and Store.deleteGeneration deletes them with
+// them, so one Query returns a generation's whole pattern set in key order,
+// however large the table, for the proxy to match locally.
 
 export const PK = 'pk';
 export const SK = 'sk';
@@ -31,6 +40,10 @@ export function errorsSk(txn: string): string {
 
 export function entryPk(table: string, generation: number): string {
   return `e#${table}#${generation}`;
+}
+
+export function patternPk(table: string, generation: number): string {
+  return `p#${table}#${generation}`;
 }
 
 /** Garbage sort keys order by due time (ms, zero-padded), so one query finds what is due. */

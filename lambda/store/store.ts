@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { activeView, decodeMeta, type MetaRecord } from './meta.js';
 import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffOptions } from './retry.js';
-import { GC_PK, INDEX_PK, META_SK, PK, SK, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk } from './schema.js';
+import { isPatternKey } from '../validation/keys.js';
+import { GC_PK, INDEX_PK, META_SK, PK, SK, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk, patternPk } from './schema.js';
 
 /** What lookups are answered from: the table's active generation as a reader sees it now. */
 export interface TableMeta {
@@ -55,6 +56,17 @@ const BATCH_GET_MAX = 100;
 const BATCH_WRITE_MAX = 25;
 
 type Item = Record<string, AttributeValue>;
+
+export interface PageOptions {
+  startKey?: string;
+  limit?: number;
+}
+
+/** One page of a partition in key order; `next` is set when there may be more. */
+export interface Page {
+  entries: Array<[string, string]>;
+  next: string | undefined;
+}
 
 /**
  * The DynamoDB store: reads of META and entries, and the single-item writes
@@ -174,21 +186,30 @@ export class Store {
     for (const k of pending) result.set(k[SK]!.S!, { error: lastError });
   }
 
-  /** Writes entries of one generation with BatchWriteItem, retrying unprocessed items; throws if some never land. */
+  /**
+   * Writes entries of one generation with BatchWriteItem, retrying
+   * unprocessed items; throws if some never land. Entries whose key is a
+   * pattern are also written as pattern items (schema.ts). Returns the number
+   * of entries written.
+   */
   async writeEntries(table: string, generation: number, entries: Iterable<readonly [string, string]>): Promise<number> {
     const pk = entryPk(table, generation);
+    const ppk = patternPk(table, generation);
     let batch: WriteRequest[] = [];
     let written = 0;
-    const flush = async (): Promise<void> => {
-      await this.batchWriteWithRetry(batch);
-      written += batch.length;
-      batch = [];
+    const put = async (partition: string, key: string, value: string): Promise<void> => {
+      batch.push({ PutRequest: { Item: { [PK]: { S: partition }, [SK]: { S: key }, v: { S: value } } } });
+      if (batch.length === BATCH_WRITE_MAX) {
+        await this.batchWriteWithRetry(batch);
+        batch = [];
+      }
     };
     for (const [key, value] of entries) {
-      batch.push({ PutRequest: { Item: { [PK]: { S: pk }, [SK]: { S: key }, v: { S: value } } } });
-      if (batch.length === BATCH_WRITE_MAX) await flush();
+      await put(pk, key, value);
+      if (isPatternKey(key)) await put(ppk, key, value);
+      written++;
     }
-    if (batch.length > 0) await flush();
+    if (batch.length > 0) await this.batchWriteWithRetry(batch);
     return written;
   }
 
@@ -206,12 +227,16 @@ export class Store {
   }
 
   /** One page of a generation's entries in key order, from after `startKey`. */
-  async readGenerationPage(
-    table: string,
-    generation: number,
-    opts: { startKey?: string; limit?: number } = {},
-  ): Promise<{ entries: Array<[string, string]>; next: string | undefined }> {
-    const pk = entryPk(table, generation);
+  readGenerationPage(table: string, generation: number, opts: PageOptions = {}): Promise<Page> {
+    return this.readPage(entryPk(table, generation), opts);
+  }
+
+  /** One page of a generation's pattern items in key order, from after `startKey`. */
+  readPatternPage(table: string, generation: number, opts: PageOptions = {}): Promise<Page> {
+    return this.readPage(patternPk(table, generation), opts);
+  }
+
+  private async readPage(pk: string, opts: PageOptions): Promise<Page> {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -245,7 +270,14 @@ export class Store {
    * many were deleted and whether it is gone.
    */
   async deleteGeneration(table: string, generation: number, deadline: number): Promise<{ deleted: number; done: boolean }> {
-    const pk = entryPk(table, generation);
+    // Pattern items first: while entries remain, the generation is still listed as garbage.
+    const patterns = await this.deletePartition(patternPk(table, generation), deadline);
+    if (!patterns.done) return patterns;
+    const entries = await this.deletePartition(entryPk(table, generation), deadline);
+    return { deleted: patterns.deleted + entries.deleted, done: entries.done };
+  }
+
+  private async deletePartition(pk: string, deadline: number): Promise<{ deleted: number; done: boolean }> {
     let deleted = 0;
     for (;;) {
       if (Date.now() >= deadline) return { deleted, done: false };

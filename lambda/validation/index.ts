@@ -13,7 +13,7 @@ export { foldKey, isPatternKey, keyError } from './keys.js';
 export { valueError } from './values.js';
 export { hostnameMatch } from './hostname.js';
 export { mailaddrMatch, parseMailaddr, splitList, untagged, type Mailaddr } from './mailaddr.js';
-export { exactAddressTexts, netaddrMatch, parseNetaddr, parseSockaddr, type Netaddr } from './netaddr.js';
+export { exactAddressTexts, netaddrContains, netaddrMatch, parseNetaddr, parseSockaddr, type Netaddr } from './netaddr.js';
 export { compileSmtpdRegex, regexMatches, type CompiledRegex } from './regex.js';
 export { relayhostError } from './relayhost.js';
 export { compareBytes } from './text.js';

@@ -47,6 +47,11 @@ export class Batcher {
     private readonly observer: BatchObserver,
   ) {}
 
+  /** A place in the order of upstream requests, for a request sent outside a batch. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
   enqueue(table: string, query: LookupQuery): Promise<BatchResult> {
     return new Promise<BatchResult>((resolve, reject) => {
       let q = this.queues.get(table);
@@ -75,7 +80,7 @@ export class Batcher {
   }
 
   private async send(table: string, batch: Pending[]): Promise<void> {
-    const seq = ++this.seq;
+    const seq = this.nextSeq();
     const started = performance.now();
     this.observer.sent?.(table, batch.length);
     try {

@@ -52,18 +52,45 @@ export class Resolver {
       { windowMs: config.upstream.batchWindowMs, max: config.upstream.batchMax, timeoutMs: config.upstream.deadlineMs },
       {
         sent: () => this.stats.upstreamRequests++,
-        succeeded: (table, generation, seq) => {
-          this.observeGeneration(table, generation, seq);
-          this.breaker.succeeded();
-        },
-        failed: (table, err) => {
-          this.stats.upstreamFailures++;
-          this.log.warn({ table, err: describe(err) }, 'upstream request failed');
-          if (isOutage(err)) this.breaker.failed(describe(err));
-          else this.breaker.succeeded();
-        },
+        succeeded: (table, generation, seq) => this.upstreamSucceeded(table, generation, seq),
+        failed: (table, err) => this.upstreamFailed(table, err),
       },
     );
+  }
+
+  /**
+   * Sends a request that is not a lookup but whose answer carries the
+   * table's generation (a listing), in order with the lookups: a newer
+   * generation it reveals drops older cached answers, and its failures count
+   * towards the circuit breaker like any other. Rejects at once while the
+   * circuit is open.
+   */
+  async observed<T extends { generation: number }>(table: string, request: () => Promise<T>): Promise<T> {
+    if (this.breaker.open) throw new Error('upstream unavailable (circuit open)');
+    this.lastTable = table;
+    const seq = this.batcher.nextSeq();
+    this.stats.upstreamRequests++;
+    let res: T;
+    try {
+      res = await request();
+    } catch (err) {
+      this.upstreamFailed(table, err);
+      throw err;
+    }
+    this.upstreamSucceeded(table, res.generation, seq);
+    return res;
+  }
+
+  private upstreamSucceeded(table: string, generation: number, seq: number): void {
+    this.observeGeneration(table, generation, seq);
+    this.breaker.succeeded();
+  }
+
+  private upstreamFailed(table: string, err: unknown): void {
+    this.stats.upstreamFailures++;
+    this.log.warn({ table, err: describe(err) }, 'upstream request failed');
+    if (isOutage(err)) this.breaker.failed(describe(err));
+    else this.breaker.succeeded();
   }
 
   /** The synchronous hit path: a fresh cached answer, or undefined. */

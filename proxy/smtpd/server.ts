@@ -133,7 +133,9 @@ class SmtpdTable {
     if (!table) return this.send(formatResult(req.op, req.id, { s: 'error', message: 'no table configured' }));
     let answer: Answer | Promise<Answer>;
     try {
-      answer = req.op === 'fetch' ? this.o.tables.fetch(table, req.service) : this.o.tables.lookup(table, req.service, req.key);
+      if (req.op === 'fetch') answer = this.o.tables.fetch(table, req.service);
+      else if (req.op === 'check') answer = this.o.tables.check(table, req.service, req.key);
+      else answer = this.o.tables.lookup(table, req.service, req.key);
     } catch (err) {
       this.o.log.error({ err: String(err) }, 'internal error in lookup');
       return this.send(formatResult(req.op, req.id, { s: 'error', message: 'internal error' }));

@@ -6,8 +6,13 @@
 import { Pool } from 'undici';
 import {
   CONTRACT_VERSION,
+  ENTRIES_PATH,
   LOOKUP_PATH,
+  PATTERNS_PATH,
+  parseListResponse,
   parseLookupResponse,
+  type ListRequest,
+  type ListResponse,
   type LookupQuery,
   type LookupRequest,
   type LookupResponse,
@@ -28,9 +33,13 @@ export class UpstreamError extends Error {
   }
 }
 
+export type Listing = 'entries' | 'patterns';
+
 export interface Upstream {
   /** Looks up to 100 queries of one table; an empty list asks only for the generation. */
   lookup(table: string, queries: LookupQuery[], timeoutMs: number): Promise<LookupResponse>;
+  /** One page of the active generation's entries or pattern entries, after `after`. */
+  list(what: Listing, table: string, after: string | undefined, timeoutMs: number): Promise<ListResponse>;
   close(): Promise<void>;
 }
 
@@ -53,13 +62,33 @@ export class HttpUpstream implements Upstream {
 
   async lookup(table: string, queries: LookupQuery[], timeoutMs: number): Promise<LookupResponse> {
     const request: LookupRequest = { v: CONTRACT_VERSION, table, queries };
+    const json = await this.post(LOOKUP_PATH, request, timeoutMs);
+    try {
+      return parseLookupResponse(json, table, queries.length);
+    } catch (err) {
+      throw new UpstreamError('protocol', (err as Error).message);
+    }
+  }
+
+  async list(what: Listing, table: string, after: string | undefined, timeoutMs: number): Promise<ListResponse> {
+    const request: ListRequest = { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }) };
+    const json = await this.post(what === 'entries' ? ENTRIES_PATH : PATTERNS_PATH, request, timeoutMs);
+    try {
+      return parseListResponse(json, table);
+    } catch (err) {
+      throw new UpstreamError('protocol', (err as Error).message);
+    }
+  }
+
+  /** A signed JSON POST; the parsed body of a 200 answer, or an UpstreamError. */
+  private async post(path: string, request: unknown, timeoutMs: number): Promise<unknown> {
     const body = JSON.stringify(request);
-    const headers = await this.signer.sign({ method: 'POST', url: this.url, path: LOOKUP_PATH, body, headers: { 'content-type': 'application/json' } });
+    const headers = await this.signer.sign({ method: 'POST', url: this.url, path, body, headers: { 'content-type': 'application/json' } });
     const signal = AbortSignal.timeout(timeoutMs);
     let text: string;
     let status: number;
     try {
-      const res = await this.pool.request({ method: 'POST', path: LOOKUP_PATH, headers, body, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const res = await this.pool.request({ method: 'POST', path, headers, body, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       status = res.statusCode;
       text = await readLimited(res.body, this.config.maxResponseBytes);
     } catch (err) {
@@ -67,16 +96,10 @@ export class HttpUpstream implements Upstream {
       throw new UpstreamError('network', describe(err));
     }
     if (status !== 200) throw new UpstreamError('http', `HTTP ${status}${errorCode(text)}`, status);
-    let json: unknown;
     try {
-      json = JSON.parse(text);
+      return JSON.parse(text);
     } catch {
       throw new UpstreamError('protocol', 'response is not valid JSON');
-    }
-    try {
-      return parseLookupResponse(json, table, queries.length);
-    } catch (err) {
-      throw new UpstreamError('protocol', (err as Error).message);
     }
   }
 

@@ -1,0 +1,102 @@
+// smtpd 7.6+ `auth` checks (key `user:password`), answered on the mail host:
+// the user's `credentials` entry is looked up (only the user name leaves the
+// host) and the password is verified here against its hash. The plaintext
+// never enters a cache key or a log: a verdict is cached under an HMAC of
+// (table, user, password) with a key drawn at random when the process
+// starts, together with the hash it was computed against, so a changed hash
+// is verified afresh. Right and wrong verdicts are both cached, so a repeated
+// attempt is as fast either way, and a first attempt as slow either way.
+
+import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { valueError } from '../../lambda/validation/index.js';
+import type { Logger } from '../log.js';
+import type { Answer } from '../resolver/answer.js';
+import type { Resolver } from '../resolver/resolver.js';
+import { withDeadline } from '../tables/pattern-table.js';
+import { DUMMY_HASH, verifyPassword } from './password-hash.js';
+
+interface Verdict {
+  /** The hash verified against; null when the user had no entry (a dummy hash was verified instead). */
+  hash: string | null;
+  ok: boolean;
+}
+
+export interface AuthCheckerOptions {
+  deadlineMs: number;
+  /** How long a verdict is reused while the hash is unchanged. */
+  ttlMs: number;
+  maxVerdicts: number;
+}
+
+export class AuthChecker {
+  private readonly hmacKey = randomBytes(32);
+  private readonly verdicts: LRUCache<string, Verdict>;
+
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly log: Logger,
+    private readonly o: AuthCheckerOptions,
+  ) {
+    this.verdicts = new LRUCache<string, Verdict>({ max: o.maxVerdicts, ttl: o.ttlMs });
+  }
+
+  check(table: string, key: string): Answer | Promise<Answer> {
+    // smtpd sends "user:password"; a user name has no ':' in smtpd's AUTH, a password may.
+    const colon = key.indexOf(':');
+    if (colon < 0) return { kind: 'error', reason: 'auth key is not user:password', timeout: false };
+    const user = key.slice(0, colon);
+    const password = key.slice(colon + 1);
+    const id = this.mac(table, user, password);
+    const cached = this.resolver.lookupCached(table, 'credentials', user);
+    if (cached) {
+      const hash = this.hashOf(table, user, cached);
+      if (hash !== null && typeof hash === 'object') return hash;
+      const v = this.verdicts.get(id);
+      if (v !== undefined && v.hash === hash) return answer(v.ok, 'cache');
+    }
+    return withDeadline(this.slow(table, user, password, id), this.o.deadlineMs);
+  }
+
+  clear(): void {
+    this.verdicts.clear();
+  }
+
+  private async slow(table: string, user: string, password: string, id: string): Promise<Answer> {
+    const a = await this.resolver.lookup(table, 'credentials', user);
+    const hash = this.hashOf(table, user, a);
+    if (hash !== null && typeof hash === 'object') return hash;
+    const v = this.verdicts.get(id);
+    if (v !== undefined && v.hash === hash) return answer(v.ok, 'cache');
+    // An unknown user costs one verification too, so timing does not tell users apart.
+    const verdict = await verifyPassword(password, hash ?? DUMMY_HASH);
+    if ('unsupported' in verdict) {
+      this.log.error({ table, user, reason: verdict.unsupported }, 'credentials hash cannot be verified on this host: answered error');
+      return { kind: 'error', reason: `cannot verify ${verdict.unsupported}`, timeout: false };
+    }
+    const ok = hash !== null && verdict.ok;
+    this.verdicts.set(id, { hash, ok });
+    return answer(ok, a.kind === 'error' ? 'upstream' : a.source);
+  }
+
+  /** The password hash of the user's credentials entry (`user:hash` or `hash`), null without one, or an error answer. */
+  private hashOf(table: string, user: string, a: Answer): string | null | Answer {
+    if (a.kind === 'error') return a;
+    if (a.kind === 'not-found') return null;
+    const bad = valueError('credentials', user, a.value);
+    if (bad !== undefined) {
+      this.log.error({ table, user, reason: bad }, 'credentials entry is not valid: answered error');
+      return { kind: 'error', reason: `invalid credentials value: ${bad}`, timeout: false };
+    }
+    const colon = a.value.indexOf(':');
+    return colon < 0 ? a.value : a.value.slice(colon + 1);
+  }
+
+  private mac(table: string, user: string, password: string): string {
+    return createHmac('sha256', this.hmacKey).update(table).update('\0').update(user).update('\0').update(password).digest('base64');
+  }
+}
+
+function answer(ok: boolean, source: 'cache' | 'upstream' | 'stale'): Answer {
+  return ok ? { kind: 'found', value: 'ok', source } : { kind: 'not-found', source };
+}

@@ -1,0 +1,12 @@
+import { hostnameMatch } from '../../../lambda/validation/index.js';
+import type { EntrySet } from '../entry-sets.js';
+import type { Matcher, SetMatch } from './matcher.js';
+
+/** `domain`: the key itself, or a `*` glob (hostname_match). */
+export const domainMatcher: Matcher = {
+  name: 'domain',
+  listing: 'patterns',
+  candidates: (key) => [key],
+  matches: (key, entryKey) => hostnameMatch(key, entryKey),
+  firstInSet: (set: EntrySet, key: string): SetMatch => set.entries.findIndex((e) => hostnameMatch(key, e.key)),
+};

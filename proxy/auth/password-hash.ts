@@ -39,7 +39,11 @@ export async function verifyPassword(password: string, hash: string): Promise<Ve
       return { ok: false };
     }
   }
-  return { unsupported: `hash scheme ${schemeOf(hash)}` };
+  // A scheme crypt(3) may know ($y$ yescrypt, $1$ md5, 13-character DES)
+  // cannot be told here; any other string is no crypt(3) output, so no
+  // password matches it, as in smtpd.
+  if (/^\$[^$]{1,8}\$/.test(hash) || /^[./0-9A-Za-z]{13}$/.test(hash)) return { unsupported: `hash scheme ${schemeOf(hash)}` };
+  return { ok: false };
 }
 
 /** sha512-crypt of a random string: verified against when the user is unknown, so that costs the same time. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { startBackend, type Backend, type BackendOptions } from '../../lambda/local/backend.js';
 import type { LocalCredentials } from '../../lambda/local/sigv4-verify.js';
 import { replaceTable } from '../../lambda/store/replace.js';
@@ -21,6 +22,33 @@ export const TEST_ENV: NodeJS.ProcessEnv = {
 };
 
 export type Tables = Record<string, Array<readonly [string, string]>>;
+
+export interface RequestLog {
+  /** Requests seen per path (/v1/lookup, /v1/patterns…). */
+  readonly paths: string[];
+  /** Request bodies, as received. */
+  readonly bodies: string[];
+  reset(): void;
+}
+
+/** Records every HTTP request the backend receives (path and body), beside its own handling. */
+export function recordRequests(backend: Backend): RequestLog {
+  const log = {
+    paths: [] as string[],
+    bodies: [] as string[],
+    reset() {
+      log.paths.length = 0;
+      log.bodies.length = 0;
+    },
+  };
+  backend.http.server.prependListener('request', (req: IncomingMessage) => {
+    log.paths.push(new URL(req.url ?? '/', 'http://local').pathname);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => log.bodies.push(Buffer.concat(chunks).toString('utf8')));
+  });
+  return log;
+}
 
 export type TestBackendOptions = Omit<BackendOptions, 'credentials'>;
 

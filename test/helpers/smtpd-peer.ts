@@ -28,6 +28,7 @@ export function writeConfig(toml: string): string {
 export class SmtpdPeer {
   readonly child: ChildProcessWithoutNullStreams;
   private buf = '';
+  private nextId = 0x5eed0000;
   private waiters: Array<() => void> = [];
   stderr = '';
 
@@ -78,12 +79,25 @@ export class SmtpdPeer {
     }
   }
 
-  /** Sends smtpd's handshake and returns the register lines, up to and including register|ready. */
-  async handshake(table: string): Promise<string[]> {
+  /**
+   * Sends one request as smtpd would and returns its reply after `OP-result|ID|`
+   * (`found|VALUE`, `found`, `not-found`, `error…`), checking the ID.
+   */
+  async ask(table: string, op: 'lookup' | 'check' | 'fetch' | 'update', service?: string, key?: string): Promise<string> {
+    const id = (this.nextId++).toString(16);
+    this.write(request(table, op, service, id, key));
+    const [line] = await this.lines(1);
+    const prefix = `${op}-result|${id}|`;
+    if (!line!.startsWith(prefix)) throw new Error(`expected ${prefix}…, got ${JSON.stringify(line)}`);
+    return line!.slice(prefix.length);
+  }
+
+  /** Sends smtpd's handshake and returns the register lines, up to and including register|ready (process start included in the time allowed). */
+  async handshake(table: string, timeoutMs = 10_000): Promise<string[]> {
     this.write(HANDSHAKE(table));
     const out: string[] = [];
     for (;;) {
-      const [line] = await this.lines(1);
+      const [line] = await this.lines(1, timeoutMs);
       out.push(line!);
       if (line === 'register|ready') return out;
     }

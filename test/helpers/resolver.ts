@@ -1,8 +1,8 @@
-import type { LookupQuery, LookupResponse } from '../../lambda/contract.js';
+import type { ListResponse, LookupQuery, LookupResponse } from '../../lambda/contract.js';
 import { buildConfig, type Config } from '../../proxy/config.js';
 import { silentLogger } from '../../proxy/log.js';
 import { Resolver } from '../../proxy/resolver/resolver.js';
-import { HttpUpstream, type Upstream } from '../../proxy/upstream/client.js';
+import { HttpUpstream, type Listing, type Upstream } from '../../proxy/upstream/client.js';
 import { RequestSigner } from '../../proxy/upstream/signer.js';
 import { TEST_CREDENTIALS } from './backend.js';
 
@@ -19,6 +19,11 @@ export class CountingUpstream implements Upstream {
     this.queries += queries.length;
     this.batchSizes.push(queries.length);
     return this.inner.lookup(table, queries, timeoutMs);
+  }
+
+  list(what: Listing, table: string, after: string | undefined, timeoutMs: number): Promise<ListResponse> {
+    this.requests++;
+    return this.inner.list(what, table, after, timeoutMs);
   }
 
   close(): Promise<void> {

@@ -55,8 +55,12 @@ function isUsername(item: string): boolean {
   return fits(item, USER_SIZE) && /^[A-Za-z0-9_.+-]*$/.test(item);
 }
 
+/** One user name or address and nothing else: the common case, taken without splitting. */
+const SINGLE = /^[A-Za-z0-9_.+-]{1,255}$|^[A-Za-z0-9!#$%*/?|^{}`~&'+\-=_.]+@[A-Za-z0-9.-]+$/;
+
 /** Why smtpd would refuse this alias value, or undefined when it takes it. */
 export function aliasValueError(value: string): string | undefined {
+  if (SINGLE.test(value) && value[0] !== '|' && value.length < LINE_MAX) return undefined;
   if (!fits(value, LINE_MAX)) return `alias list of ${LINE_MAX} bytes or more`;
   const items = splitList(value);
   if (!items) return 'unterminated quote or escape in alias list';

@@ -6,6 +6,7 @@ import { ConfigError } from './config.js';
 import { backendCommand } from './commands/backend.js';
 import { demoCommand } from './commands/demo.js';
 import { smtpdCommand } from './commands/smtpd.js';
+import { sockmapCommand } from './commands/sockmap.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -26,6 +27,15 @@ export function buildCli(): Command {
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
     .option('--table <name>', 'cloud table to query (default: the smtpd table name)')
     .action((config: string | undefined, flags: { upstream?: string; table?: string }) => smtpdCommand(config, flags));
+
+  program
+    .command('sockmap')
+    .description('socketmap server for Postfix and Sendmail')
+    .option('--listen <address>', 'inet:HOST:PORT or unix:PATH, repeatable (default: the configuration\'s, else inet:127.0.0.1:8788)', (v: string, prev: string[] = []) => [...prev, v])
+    .addOption(new Option('--dialect <client>', 'the client on the --listen addresses').choices(['postfix', 'sendmail']))
+    .option('--config <file>', 'configuration file (TOML or JSON); SIGHUP reloads it')
+    .option('--upstream <url>', 'function URL (overrides upstream.url)')
+    .action((flags: { listen?: string[]; dialect?: 'postfix' | 'sendmail'; config?: string; upstream?: string }) => sockmapCommand(flags));
 
   program
     .command('backend')

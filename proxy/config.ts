@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { SERVICES, isService, type Service } from '../lambda/contract.js';
+import { SERVICES, isService, LIMITS, type Service } from '../lambda/contract.js';
+import { DEFAULT_LISTEN, parseListenAddress } from './sockmap/address.js';
+import { DIALECTS, type Dialect, type NotFoundCode } from './sockmap/dialect.js';
 
 export interface UpstreamConfig {
   /** The reader Function URL, or the local backend's URL. */
@@ -54,6 +56,40 @@ export interface SmtpdConfig {
   subaddressingDelimiter: string;
 }
 
+export interface SockmapListenConfig {
+  /** `inet:HOST:PORT` or `unix:PATH`, as validated by parseListenAddress. */
+  address: string;
+  /** Which client connects here: decides the reply limit and `%` escaping. */
+  dialect: Dialect;
+  /** UNIX sockets: permission bits, and owner and group (name or number) of the socket file. */
+  mode: number;
+  owner?: string;
+  group?: string;
+}
+
+export interface SockmapMapConfig {
+  table: string;
+  service: Service;
+  /** Lowercase keys before the lookup (tables hold lowercase keys). */
+  foldCase: boolean;
+  notFound: NotFoundCode;
+}
+
+export interface SockmapConfig {
+  listen: SockmapListenConfig[];
+  maps: Record<string, SockmapMapConfig>;
+  /** Map names not in `maps` are the table of that name, exact match; false: they are unknown maps. */
+  anyTable: boolean;
+  /** The answer to a map that is not served. */
+  unknownMap: 'PERM' | 'NOTFOUND';
+  /** Across all listeners; connections beyond it are closed at once. */
+  maxConnections: number;
+  /** Requests of one connection being answered; beyond it the connection is not read. */
+  maxInflight: number;
+  /** Longest request netstring; a longer one closes the connection. */
+  maxRequestBytes: number;
+}
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -62,6 +98,7 @@ export interface Config {
   breaker: BreakerConfig;
   tables: Record<string, TableConfig>;
   smtpd: SmtpdConfig;
+  sockmap: SockmapConfig;
   log: { level: LogLevel };
 }
 
@@ -92,6 +129,15 @@ export function defaultConfig(): Config {
     breaker: { failures: 3, probeIntervalMs: 200 },
     tables: {},
     smtpd: { services: [...DEFAULT_SMTPD_SERVICES], subaddressingDelimiter: '+' },
+    sockmap: {
+      listen: [{ address: DEFAULT_LISTEN, dialect: 'postfix', mode: 0o660 }],
+      maps: {},
+      anyTable: true,
+      unknownMap: 'PERM',
+      maxConnections: 1024,
+      maxInflight: 64,
+      maxRequestBytes: 64 * 1024,
+    },
     log: { level: 'info' },
   };
 }
@@ -122,7 +168,7 @@ export function loadConfigFile(path: string): Config {
 export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   const c = defaultConfig();
   const r = section(raw, origin);
-  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'log']);
+  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'sockmap', 'log']);
   for (const k of Object.keys(r)) if (!known.has(k)) throw new ConfigError(`${origin}: unknown section [${k}]`);
 
   const u = section(r.upstream, `${origin} [upstream]`);
@@ -175,6 +221,8 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
     });
   }
 
+  buildSockmap(section(r.sockmap, `${origin} [sockmap]`), `${origin} [sockmap]`, c.sockmap);
+
   const l = section(r.log, `${origin} [log]`);
   allowKeys(l, `${origin} [log]`, ['level']);
   if (l.level !== undefined) {
@@ -183,6 +231,65 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
     c.log.level = l.level as LogLevel;
   }
   return c;
+}
+
+function buildSockmap(s: Raw, where: string, c: SockmapConfig): void {
+  allowKeys(s, where, ['listen', 'maps', 'any_table', 'unknown_map', 'max_connections', 'max_inflight', 'max_request_bytes']);
+  if (s.listen !== undefined) {
+    if (!Array.isArray(s.listen) || s.listen.length === 0) throw new ConfigError('sockmap.listen must be a non-empty list of [[sockmap.listen]] tables');
+    c.listen = s.listen.map((x, i) => sockmapListener(section(x, `${where} listen[${i}]`), `sockmap.listen[${i}]`));
+  }
+  const maps = section(s.maps, `${where} maps`);
+  for (const [name, value] of Object.entries(maps)) {
+    const m = section(value, `${where} maps.${name}`);
+    allowKeys(m, `${where} maps.${name}`, ['table', 'service', 'fold_case', 'not_found']);
+    if (/[\s\0]/.test(name) || name === '') throw new ConfigError(`sockmap.maps: ${JSON.stringify(name)} cannot be a map name (no spaces)`);
+    const table = m.table === undefined ? name : str(m.table, `sockmap.maps.${name}.table`);
+    if (!LIMITS.tableName.test(table)) throw new ConfigError(`sockmap.maps.${name}.table: ${JSON.stringify(table)} is not a table name`);
+    if (m.service !== undefined && !isService(m.service)) throw new ConfigError(`sockmap.maps.${name}.service: ${JSON.stringify(m.service)} is not a table(5) service`);
+    c.maps[name] = {
+      table,
+      service: (m.service as Service | undefined) ?? 'string',
+      foldCase: bool(m.fold_case, `sockmap.maps.${name}.fold_case`, false),
+      notFound: oneOf(m.not_found, `sockmap.maps.${name}.not_found`, ['NOTFOUND', 'NOMORE'] as const, 'NOTFOUND'),
+    };
+  }
+  c.anyTable = bool(s.any_table, 'sockmap.any_table', c.anyTable);
+  c.unknownMap = oneOf(s.unknown_map, 'sockmap.unknown_map', ['PERM', 'NOTFOUND'] as const, c.unknownMap);
+  c.maxConnections = int(s.max_connections, 'sockmap.max_connections', c.maxConnections, 1, 1_000_000);
+  c.maxInflight = int(s.max_inflight, 'sockmap.max_inflight', c.maxInflight, 1, 100_000);
+  c.maxRequestBytes = int(s.max_request_bytes, 'sockmap.max_request_bytes', c.maxRequestBytes, 64, 64 * 1024 * 1024);
+}
+
+function sockmapListener(l: Raw, name: string): SockmapListenConfig {
+  allowKeys(l, name, ['address', 'dialect', 'mode', 'owner', 'group']);
+  const address = str(l.address, `${name}.address`);
+  try {
+    parseListenAddress(address);
+  } catch (err) {
+    throw new ConfigError(`${name}.address: ${(err as Error).message}`);
+  }
+  const out: SockmapListenConfig = { address, dialect: oneOf(l.dialect, `${name}.dialect`, DIALECTS, 'postfix'), mode: 0o660 };
+  if (l.mode !== undefined) {
+    // TOML has octal integers (0o660); a string "0660" reads as people write modes.
+    const mode = typeof l.mode === 'string' && /^0?[0-7]{3}$/.test(l.mode) ? parseInt(l.mode, 8) : l.mode;
+    out.mode = int(mode, `${name}.mode (octal, e.g. "0660")`, 0, 0, 0o777);
+  }
+  if (l.owner !== undefined) out.owner = str(l.owner, `${name}.owner`);
+  if (l.group !== undefined) out.group = str(l.group, `${name}.group`);
+  return out;
+}
+
+function bool(x: unknown, name: string, dflt: boolean): boolean {
+  if (x === undefined) return dflt;
+  if (typeof x !== 'boolean') throw new ConfigError(`${name} must be true or false`);
+  return x;
+}
+
+function oneOf<T extends string>(x: unknown, name: string, values: readonly T[], dflt: T): T {
+  if (x === undefined) return dflt;
+  if (typeof x !== 'string' || !(values as readonly string[]).includes(x)) throw new ConfigError(`${name} must be one of ${values.join(', ')}`);
+  return x as T;
 }
 
 function section(x: unknown, where: string): Raw {

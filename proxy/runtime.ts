@@ -1,3 +1,4 @@
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AuthChecker } from './auth/auth-checker.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -20,8 +21,9 @@ const MAX_SET_ENTRIES = 100_000;
 /** `auth` verdicts remembered (under keyed hashes). */
 const MAX_AUTH_VERDICTS = 10_000;
 
-export function createRuntime(config: Config, log: Logger): Runtime {
-  const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region));
+/** Credentials come from the standard AWS provider chain unless given (in-process use: demo, tests). */
+export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider): Runtime {
+  const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
   const resolver = new Resolver(config, upstream, log);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });

@@ -1,0 +1,100 @@
+import { ConfigError, defaultConfig, loadConfigFile, type Config } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { createRuntime, type Runtime } from '../runtime.js';
+import { isLocalOnly, parseListenAddress } from '../sockmap/address.js';
+import type { Dialect } from '../sockmap/dialect.js';
+import { takeActivatedFds } from '../sockmap/listeners.js';
+import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
+import { untilSignal } from './backend.js';
+
+export interface SockmapFlags {
+  listen?: string[];
+  dialect?: Dialect;
+  config?: string;
+  upstream?: string;
+}
+
+/** The file configuration with the flags on top: `--listen` replaces the configured listeners. */
+export function sockmapConfig(flags: SockmapFlags): Config {
+  const config = flags.config ? loadConfigFile(flags.config) : defaultConfig();
+  if (flags.upstream) config.upstream.url = new URL(flags.upstream).origin;
+  if (flags.listen?.length) {
+    config.sockmap.listen = flags.listen.map((address) => {
+      try {
+        parseListenAddress(address);
+      } catch (err) {
+        throw new ConfigError(`--listen ${(err as Error).message}`);
+      }
+      return { address, dialect: flags.dialect ?? 'postfix', mode: 0o660 };
+    });
+  } else if (flags.dialect) {
+    throw new ConfigError('--dialect applies to --listen addresses; give the dialect of configured listeners in the configuration');
+  }
+  return config;
+}
+
+/** Sections whose change needs a new upstream client and cache. */
+function runtimeKey(c: Config): string {
+  return JSON.stringify([c.upstream, c.cache, c.breaker, c.tables]);
+}
+
+export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
+  let config = sockmapConfig(flags);
+  const log = createLogger(config.log.level, 'cloudtable-sockmap');
+  let runtime = createRuntime(config, log);
+  const server = new SockmapServer(sockmapSettings(config.sockmap, runtime.tables, log), log);
+  const listeners = await server.listen(config.sockmap.listen, takeActivatedFds());
+  for (const l of listeners) {
+    const exposed = !l.activated && !isLocalOnly(parseListenAddress(l.name));
+    if (exposed) log.warn({ listener: l.name }, 'listening beyond this host: socketmap has no authentication');
+    log.info({ listener: l.name, dialect: l.dialect, activated: l.activated }, 'listening');
+    process.stdout.write(`listening ${l.name} ${l.dialect}\n`);
+  }
+
+  process.on('SIGHUP', () => {
+    const next = reload(flags, config, runtime, log);
+    if (!next) return;
+    ({ config, runtime } = next);
+    server.reconfigure(sockmapSettings(config.sockmap, runtime.tables, log));
+  });
+
+  const signal = await untilSignal();
+  log.info({ signal }, 'stopping: answering what was received, accepting nothing more');
+  await server.stop();
+  await runtime.close();
+  log.info('stopped');
+  log.flush();
+  process.exit(0);
+}
+
+/**
+ * SIGHUP: the configuration file is read again and applies to every request
+ * from now on, on the open connections too. A bad file is logged and the
+ * running configuration kept. The upstream client and cache are rebuilt
+ * only when their sections changed; listeners change only with a restart.
+ */
+function reload(flags: SockmapFlags, current: Config, runtime: Runtime, log: Logger): { config: Config; runtime: Runtime } | undefined {
+  if (!flags.config) {
+    log.warn('SIGHUP: started without --config, nothing to reload');
+    return undefined;
+  }
+  let next: Config;
+  try {
+    next = sockmapConfig(flags);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded, the running one stays');
+    return undefined;
+  }
+  if (JSON.stringify(next.sockmap.listen) !== JSON.stringify(current.sockmap.listen)) {
+    log.warn('SIGHUP: listener changes take effect at the next restart');
+  }
+  log.level = next.log.level;
+  let nextRuntime = runtime;
+  if (runtimeKey(next) !== runtimeKey(current)) {
+    nextRuntime = createRuntime(next, log);
+    // Lookups still running on the old one settle by its deadline.
+    setTimeout(() => void runtime.close(), current.upstream.deadlineMs + 1000).unref();
+  }
+  log.info({ maps: Object.keys(next.sockmap.maps), newUpstream: nextRuntime !== runtime }, 'SIGHUP: configuration reloaded');
+  return { config: next, runtime: nextRuntime };
+}

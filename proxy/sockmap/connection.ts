@@ -1,0 +1,179 @@
+// One client connection: netstrings in, lookups run concurrently, replies
+// out in request order. Back-pressure: while `maxInflight` requests are
+// unanswered, or the client is not reading its replies, no more requests
+// are taken and the socket is not read, so a connection holds at most one
+// read, one request netstring and its unanswered replies. An idle
+// connection stays open for ever (Sendmail keeps one and never retries).
+
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import type { Dialect } from './dialect.js';
+import { netstring, NetstringReader } from './netstring.js';
+import { answerRequest, type RequestContext } from './request.js';
+
+export interface ConnectionSettings {
+  dialect: Dialect;
+  maxInflight: number;
+  maxRequestBytes: number;
+}
+
+/** Answered replies are written once this many characters wait, even while more requests are being taken. */
+const WRITE_AT = 64 * 1024;
+
+/** A peer that stopped reading gets this long to take our last replies after we end. */
+const LINGER_MS = 30_000;
+
+export class SockmapConnection {
+  /** Resolves once our side is finished: every reply handed to the kernel and the socket ended, or closed. */
+  readonly finished: Promise<void>;
+  private readonly reader: NetstringReader;
+  /** Replies not yet written, in request order; undefined while the lookup runs. */
+  private readonly replies: Array<string | undefined> = [];
+  /** Replies that have left `replies`: a request's sequence number minus this is its index. */
+  private written = 0;
+  /** Characters of answered replies still in `replies`. */
+  private waiting = 0;
+  private flushScheduled = false;
+  /** No more requests will be taken: EOF, a framing error, or stopping. */
+  private inputDone = false;
+  private paused = false;
+  private ended = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly settings: ConnectionSettings,
+    private readonly context: () => RequestContext,
+    private readonly log: Logger,
+  ) {
+    this.reader = new NetstringReader(settings.maxRequestBytes);
+    this.finished = new Promise((resolve) => {
+      socket.once('finish', resolve);
+      socket.once('close', resolve);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk);
+      this.pump();
+    });
+    socket.on('end', () => {
+      this.inputDone = true;
+      this.pump();
+    });
+    socket.on('drain', () => this.pump());
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'connection error'));
+    socket.on('close', () => {
+      this.ended = true;
+    });
+  }
+
+  /** Bytes this connection holds: unparsed input and replies the kernel has not taken. */
+  get buffered(): number {
+    return this.reader.buffered + this.socket.writableLength;
+  }
+
+  /** Graceful stop: read nothing more, answer every complete request already received, then end. */
+  stop(): Promise<void> {
+    this.inputDone = true;
+    this.pause();
+    this.pump();
+    return this.finished;
+  }
+
+  /** Takes every request it may, writes what is answered, then decides whether to read on. */
+  private pump(): void {
+    if (this.ended) return;
+    let more = true;
+    while (this.replies.length < this.settings.maxInflight && !this.socket.writableNeedDrain) {
+      const frame = this.reader.next();
+      if (frame === undefined) {
+        more = false;
+        break;
+      }
+      if ('error' in frame) {
+        this.log.warn({ peer: peerOf(this.socket), reason: frame.error }, 'malformed request: closing the connection after answering what came before it');
+        this.inputDone = true;
+        more = false;
+        break;
+      }
+      this.take(frame.payload);
+    }
+    this.flush();
+    if (this.inputDone) {
+      this.pause();
+      if (!more || this.reader.failed) {
+        if (this.replies.length === 0) this.end();
+      }
+      return;
+    }
+    if (more) this.pause();
+    else this.resume();
+  }
+
+  private take(payload: Buffer): void {
+    const reply = answerRequest(payload, this.settings.dialect, this.context());
+    if (typeof reply === 'string') {
+      this.replies.push(reply);
+      this.waiting += reply.length;
+      // Large hits are written as they come, so write back-pressure can stop the loop.
+      if (this.waiting > WRITE_AT) this.flush();
+      return;
+    }
+    const seq = this.written + this.replies.length;
+    this.replies.push(undefined);
+    void reply.then((r) => {
+      this.replies[seq - this.written] = r;
+      this.waiting += r.length;
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Replies completed by one upstream answer go out in one write.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Writes the answered head of the queue in one write. */
+  private flush(): void {
+    if (this.ended) return;
+    let n = 0;
+    let text = '';
+    while (n < this.replies.length && this.replies[n] !== undefined) {
+      const r = this.replies[n++]!;
+      this.waiting -= r.length;
+      text += netstring(r);
+    }
+    if (n === 0) return;
+    this.replies.splice(0, n);
+    this.written += n;
+    this.socket.write(text);
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.end();
+    const linger = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    linger.unref();
+    this.socket.once('close', () => clearTimeout(linger));
+  }
+}
+
+function peerOf(socket: Socket): string {
+  return socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix socket';
+}

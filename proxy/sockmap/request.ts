@@ -1,0 +1,59 @@
+// One socketmap request, `MAPNAME KEY`, to its reply payload. No I/O here:
+// the connection frames, this decides what to answer.
+
+import { isUtf8 } from 'node:buffer';
+import type { Logger } from '../log.js';
+import type { TableService } from '../tables/table-service.js';
+import { failure, notFound, replyFor, type Dialect } from './dialect.js';
+import type { MapDirectory } from './maps.js';
+
+/** What answering needs; replaced as a whole when the configuration is reloaded. */
+export interface RequestContext {
+  tables: TableService;
+  maps: MapDirectory;
+  unknownMap: 'PERM' | 'NOTFOUND';
+  log: Logger;
+}
+
+/** The reply payload: at once for a cache hit or a bad request, else when the resolver settles (never rejects). */
+export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestContext): string | Promise<string> {
+  const space = payload.indexOf(0x20);
+  if (space <= 0) return failure('PERM', 'malformed request: expected "MAPNAME KEY"');
+  const name = payload.toString('utf8', 0, space);
+  const target = ctx.maps.target(name);
+  if (target === undefined) {
+    ctx.log.debug({ map: name }, 'request for an unknown map');
+    return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');
+  }
+  const keyBytes = payload.subarray(space + 1);
+  // No stored key is invalid UTF-8, so this one is certainly absent (Sendmail may send 8-bit keys).
+  if (!isUtf8(keyBytes)) return notFound(target.notFound);
+  const raw = keyBytes.toString('utf8');
+  const key = target.foldCase ? raw.toLowerCase() : raw;
+  let answer;
+  try {
+    answer = ctx.tables.lookup(target.table, target.service, key);
+  } catch (err) {
+    ctx.log.error({ err: String(err), map: name }, 'internal error in lookup');
+    return failure('TEMP', 'internal error');
+  }
+  if (!(answer instanceof Promise)) return logged(replyFor(answer, dialect, target.notFound), name, ctx.log);
+  return answer.then(
+    (a) => logged(replyFor(a, dialect, target.notFound), name, ctx.log),
+    (err: unknown) => {
+      ctx.log.error({ err: String(err), map: name }, 'internal error in lookup');
+      return failure('TEMP', 'internal error');
+    },
+  );
+}
+
+/**
+ * A PERM for a stored value (too large for the client, or with a NUL) is a
+ * table problem worth a warning; upstream failures are logged by the
+ * resolver, once per HTTP request rather than once per key. Never the key:
+ * it may be a login name.
+ */
+function logged(reply: string, map: string, log: Logger): string {
+  if (reply.charCodeAt(0) === 0x50 /* P */) log.warn({ map, reply }, 'stored value cannot be answered');
+  return reply;
+}

@@ -1,0 +1,142 @@
+// Runs `cloudtable sockmap` as a child process and talks socketmap to it
+// with the exact bytes Postfix and Sendmail send.
+
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { parseListenAddress } from '../../proxy/sockmap/address.js';
+import { netstring, NetstringReader } from '../../proxy/sockmap/netstring.js';
+import { TEST_ENV } from './backend.js';
+import { exited, spawnCli } from './cli.js';
+
+export interface RunningSockmap {
+  child: ChildProcessWithoutNullStreams;
+  /** `inet:127.0.0.1:PORT` / `unix:PATH`, as the server printed them (ports resolved). */
+  listeners: string[];
+  readonly stderr: string;
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Starts `cloudtable sockmap ARGS…` and waits until it prints one `listening` line per listener. */
+export async function startSockmap(args: string[], opts: { listeners?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningSockmap> {
+  const child = spawnCli(['sockmap', ...args], { ...TEST_ENV, ...opts.env });
+  return attach(child, opts.listeners ?? Math.max(1, args.filter((a) => a === '--listen').length));
+}
+
+/** Waits for a child running `cloudtable sockmap` to be listening. */
+export async function attach(child: ChildProcessWithoutNullStreams, count: number): Promise<RunningSockmap> {
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => (stderr += s));
+  const listeners: string[] = [];
+  child.stdout.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`sockmap did not start listening; stderr: ${stderr.slice(-2000)}`)), 15_000);
+    const onData = (s: string): void => {
+      buf += s;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const m = /^listening (\S+) /.exec(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (m) listeners.push(m[1]!);
+      }
+      if (listeners.length >= count) {
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sockmap exited with ${code}; stderr: ${stderr.slice(-2000)}`));
+    });
+  });
+  return {
+    child,
+    listeners,
+    get stderr() {
+      return stderr;
+    },
+    stop: (signal = 'SIGTERM') => {
+      const done = exited(child);
+      child.kill(signal);
+      return done;
+    },
+  };
+}
+
+/** One client connection, as Postfix or Sendmail keeps one: netstring requests, replies read in order. */
+export class SockmapClient {
+  /** Every byte received, for byte-exact assertions. */
+  raw = Buffer.alloc(0);
+  readonly closed: Promise<void>;
+  private readonly reader = new NetstringReader(2_000_000);
+  private readonly replies: string[] = [];
+  private wake: (() => void) | undefined;
+  private isClosed = false;
+  private malformed: string | undefined;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.raw = Buffer.concat([this.raw, chunk]);
+      this.reader.push(chunk);
+      for (let f = this.reader.next(); f !== undefined; f = this.reader.next()) {
+        if ('error' in f) this.malformed = f.error;
+        else this.replies.push(f.payload.toString('utf8'));
+      }
+      this.wake?.();
+    });
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        this.wake?.();
+        resolve();
+      }),
+    );
+    socket.on('error', () => {});
+  }
+
+  /** Connects to `inet:HOST:PORT` or `unix:PATH`. */
+  static connect(address: string): Promise<SockmapClient> {
+    const a = parseListenAddress(address);
+    return new Promise((resolve, reject) => {
+      const socket = a.kind === 'inet' ? connect(a.port, a.host) : connect(a.path);
+      socket.once('connect', () => resolve(new SockmapClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  write(bytes: string | Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** Sends `MAP KEY` as both clients do and waits for its reply payload. */
+  async request(map: string, key: string, timeoutMs?: number): Promise<string> {
+    this.write(netstring(`${map} ${key}`));
+    const [reply] = await this.next(1, timeoutMs);
+    return reply!;
+  }
+
+  /** Waits for `n` more reply payloads. */
+  async next(n: number, timeoutMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.replies.length < n) {
+      if (this.malformed) throw new Error(`the server sent a malformed netstring: ${this.malformed}`);
+      const left = deadline - Date.now();
+      if (left <= 0 || this.isClosed) throw new Error(`${this.isClosed ? 'connection closed' : 'timed out'} waiting for ${n} replies; have ${this.replies.length}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    return this.replies.splice(0, n);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -42,7 +42,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   let config = sockmapConfig(flags);
   const log = createLogger(config.log.level, 'cloudtable-sockmap');
   let runtime = createRuntime(config, log);
-  const server = new SockmapServer(sockmapSettings(config.sockmap, runtime.tables, log), log);
+  const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
   const listeners = await server.listen(config.sockmap.listen, takeActivatedFds());
   for (const l of listeners) {
     const exposed = !l.activated && !isLocalOnly(parseListenAddress(l.name));
@@ -55,7 +55,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
     const next = reload(flags, config, runtime, log);
     if (!next) return;
     ({ config, runtime } = next);
-    server.reconfigure(sockmapSettings(config.sockmap, runtime.tables, log));
+    server.reconfigure(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log));
   });
 
   const signal = await untilSignal();

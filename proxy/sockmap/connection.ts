@@ -20,6 +20,13 @@ export interface ConnectionSettings {
 /** Answered replies are written once this many characters wait, even while more requests are being taken. */
 const WRITE_AT = 64 * 1024;
 
+/**
+ * At a graceful stop, a connection that has not sent a request yet, or only
+ * part of one, gets this long to send it: it was accepted a moment ago and
+ * its request is on the way.
+ */
+const FIRST_REQUEST_GRACE_MS = 1000;
+
 /** A peer that stopped reading gets this long to take our last replies after we end. */
 const LINGER_MS = 30_000;
 
@@ -34,8 +41,13 @@ export class SockmapConnection {
   /** Characters of answered replies still in `replies`. */
   private waiting = 0;
   private flushScheduled = false;
-  /** No more requests will be taken: EOF, a framing error, or stopping. */
+  /** Requests taken so far. */
+  private served = 0;
+  /** No more requests will be taken: EOF or a framing error. */
   private inputDone = false;
+  /** Stopping: the connection ends as soon as it is idle. */
+  private draining = false;
+  private graceOver = false;
   private paused = false;
   private ended = false;
 
@@ -70,10 +82,17 @@ export class SockmapConnection {
     return this.reader.buffered + this.socket.writableLength;
   }
 
-  /** Graceful stop: read nothing more, answer every complete request already received, then end. */
+  /**
+   * Graceful stop: the connection ends once idle, with every request it
+   * sent answered; one that has sent nothing yet, or half a request, gets a moment.
+   */
   stop(): Promise<void> {
-    this.inputDone = true;
-    this.pause();
+    this.draining = true;
+    const grace = setTimeout(() => {
+      this.graceOver = true;
+      this.pump();
+    }, FIRST_REQUEST_GRACE_MS);
+    this.socket.once('close', () => clearTimeout(grace));
     this.pump();
     return this.finished;
   }
@@ -97,18 +116,22 @@ export class SockmapConnection {
       this.take(frame.payload);
     }
     this.flush();
-    if (this.inputDone) {
-      this.pause();
-      if (!more || this.reader.failed) {
-        if (this.replies.length === 0) this.end();
-      }
-      return;
-    }
-    if (more) this.pause();
+    if (this.inputDone) this.pause();
+    else if (more) this.pause();
     else this.resume();
+    if (this.replies.length === 0 && !more && this.mayEnd()) this.end();
+  }
+
+  /** With nothing to answer and nothing more to take: whether this connection is done. */
+  private mayEnd(): boolean {
+    if (this.inputDone) return true;
+    if (!this.draining) return false;
+    // A half-received request is waited for until the grace is over.
+    return this.graceOver || (this.served > 0 && this.reader.buffered === 0);
   }
 
   private take(payload: Buffer): void {
+    this.served++;
     const reply = answerRequest(payload, this.settings.dialect, this.context());
     if (typeof reply === 'string') {
       this.replies.push(reply);

@@ -13,14 +13,17 @@ import type { RequestContext } from './request.js';
 
 export interface SockmapSettings {
   context: RequestContext;
+  /** How long a stop waits for connections to finish: every lookup settles by the deadline. */
+  drainMs: number;
   maxConnections: number;
   maxInflight: number;
   maxRequestBytes: number;
 }
 
-export function sockmapSettings(config: SockmapConfig, tables: TableService, log: Logger): SockmapSettings {
+export function sockmapSettings(config: SockmapConfig, deadlineMs: number, tables: TableService, log: Logger): SockmapSettings {
   return {
     context: { tables, maps: new MapDirectory(config), unknownMap: config.unknownMap, log },
+    drainMs: deadlineMs + 2000,
     maxConnections: config.maxConnections,
     maxInflight: config.maxInflight,
     maxRequestBytes: config.maxRequestBytes,
@@ -66,7 +69,14 @@ export class SockmapServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       closeListeners(this.listeners);
-      await Promise.all([...this.connections].map((c) => c.stop()));
+      const drained = Promise.all([...this.connections].map((c) => c.stop()));
+      let limit: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (limit = setTimeout(() => resolve(true), this.settings.drainMs)));
+      if (await Promise.race([drained.then(() => false), late])) {
+        this.log.warn({ connections: this.connections.size }, 'connections still busy at the end of the drain: closing them');
+        for (const c of this.connections) c.socket.destroy();
+      }
+      clearTimeout(limit);
     })();
     return this.stopping;
   }

@@ -21,17 +21,18 @@ import { logicalId, synthCloudTableApp } from './helpers/infra.js';
 
 /**
  * The reader bundle's budget (index.mjs, minified, AWS SDK included). It
- * measured 331 KiB when set and 339 KiB with the transactional store
+ * measured 331 KiB when set, 344 KiB with the transactional store and matching
  * (November 2026: @aws-sdk/client-dynamodb 3.1169.0, esbuild 0.28.2); size
  * is what a cold start pays to fetch and parse.
  */
 const READER_BUNDLE_BUDGET_BYTES = 448 * 1024;
 /**
- * Import and initialisation (best of INIT_RUNS fresh processes) measured
- * 50–70 ms here unloaded, 140–350 ms with other test suites running; the
- * margin is for a loaded CI machine.
+ * CPU time of import and initialisation (best of INIT_RUNS fresh
+ * processes): 55–80 ms here, whatever else ran. Wall time is reported too,
+ * but only CPU time is held to a budget: wall time measured 50–70 ms on an
+ * idle machine and up to 1.5 s with other suites competing for two cores.
  */
-const READER_INIT_BUDGET_MS = 600;
+const READER_INIT_CPU_BUDGET_MS = 300;
 const INIT_RUNS = 3;
 
 interface FunctionResource {
@@ -104,7 +105,7 @@ describe('infra: cdk synth and the reader bundle', () => {
     assert.ok(existsSync(join(bundleDir, 'index.mjs.map')));
   });
 
-  it(`imports and initialises in a fresh Node process within ${READER_INIT_BUDGET_MS} ms, then answers lookups from DynamoDB`, async (t) => {
+  it(`imports and initialises in a fresh Node process within ${READER_INIT_CPU_BUDGET_MS} ms of CPU, then answers lookups from DynamoDB`, async (t) => {
     const variables = reader.Properties.Environment.Variables;
     const env = envWithoutAws({
       // The function's own environment, with the table the local backend serves.
@@ -128,27 +129,29 @@ describe('infra: cdk synth and the reader bundle', () => {
     assert.equal(env.NODE_OPTIONS, '--enable-source-maps', 'timed with the source maps Lambda loads');
     const script = `
       const t0 = performance.now();
+      const cpu = process.cpuUsage();
       const { handler } = await import(process.env.BUNDLE_URL);
+      const { user, system } = process.cpuUsage(cpu);
       const t1 = performance.now();
       const result = await handler(JSON.parse(process.env.EVENT));
       const t2 = performance.now();
-      process.stdout.write(JSON.stringify({ initMs: t1 - t0, firstCallMs: t2 - t1, result }));`;
-    const runs = [];
+      process.stdout.write(JSON.stringify({ initMs: t1 - t0, initCpuMs: (user + system) / 1000, firstCallMs: t2 - t1, result }));`;
+    const runs: Array<{ initMs: number; initCpuMs: number; firstCallMs: number; result: { statusCode: number; body: string } }> = [];
     for (let i = 0; i < INIT_RUNS; i++) {
       const out = await run(process.execPath, ['--input-type=module', '-e', script], env);
       assert.equal(out.code, 0, out.stderr);
-      runs.push(JSON.parse(out.stdout) as { initMs: number; firstCallMs: number; result: { statusCode: number; body: string } });
+      runs.push(JSON.parse(out.stdout) as (typeof runs)[number]);
     }
     for (const { result } of runs) {
       assert.equal(result.statusCode, 200, result.body);
       assert.deepEqual(JSON.parse(result.body).results, [{ s: 'found', value: 'alice' }, { s: 'not-found' }]);
     }
-    const init = runs.map((r) => r.initMs);
-    const best = Math.min(...init);
+    const best = (key: 'initMs' | 'initCpuMs' | 'firstCallMs') => Math.min(...runs.map((r) => r[key]));
     t.diagnostic(
-      `reader import+init: best ${best.toFixed(1)} ms, worst ${Math.max(...init).toFixed(1)} ms of ${INIT_RUNS} (budget ${READER_INIT_BUDGET_MS} ms); ` +
-        `first lookup: best ${Math.min(...runs.map((r) => r.firstCallMs)).toFixed(1)} ms`,
+      `reader import+init: best ${best('initCpuMs').toFixed(1)} ms CPU (budget ${READER_INIT_CPU_BUDGET_MS} ms), ` +
+        `wall best ${best('initMs').toFixed(1)} ms, worst ${Math.max(...runs.map((r) => r.initMs)).toFixed(1)} ms of ${INIT_RUNS}; ` +
+        `first lookup: best ${best('firstCallMs').toFixed(1)} ms`,
     );
-    assert.ok(best < READER_INIT_BUDGET_MS, `import+init took at best ${best} ms`);
+    assert.ok(best('initCpuMs') < READER_INIT_CPU_BUDGET_MS, `import+init took at best ${best('initCpuMs')} ms of CPU`);
   });
 });

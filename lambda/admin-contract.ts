@@ -135,6 +135,12 @@ export interface SendEntry {
 
 export interface SendRequest extends TxnRequest {
   entries: SendEntry[];
+  /**
+   * Lines of the file the client could not make an entry of (syntax, a
+   * repeated key), so that the function's error summary is the whole story
+   * and the transaction cannot be applied. Counted in validate's total.
+   */
+  refused?: EntryProblem[];
 }
 
 export interface SendResponse {
@@ -275,6 +281,21 @@ export class RequestFields {
     return s;
   }
 
+  /** A send's refused lines, as reported by the client. */
+  refused(): EntryProblem[] {
+    const r = this.body.refused;
+    if (r === undefined) return [];
+    if (!Array.isArray(r)) throw new ContractError(400, 'bad-request', 'refused must be an array');
+    if (r.length > ADMIN_LIMITS.batchSize) throw new ContractError(413, 'batch-too-large', `${r.length} refused lines; at most ${ADMIN_LIMITS.batchSize} per send`);
+    return r.map((x, i): EntryProblem => {
+      if (!isRecord(x) || typeof x.key !== 'string' || typeof x.message !== 'string' || x.message.length > 1000) {
+        throw new ContractError(400, 'bad-entry', `refused[${i}] must be {key: string, message: string, line?: number}`);
+      }
+      const line = positiveLine(x.line, `refused[${i}]`);
+      return { key: x.key.slice(0, 100), message: x.message, ...(line !== undefined && { line }) };
+    });
+  }
+
   /** The entries of a send: shapes and sizes only; their meaning is the validators' job. */
   entries(): SendEntry[] {
     const e = this.body.entries;
@@ -284,11 +305,15 @@ export class RequestFields {
       if (!isRecord(x) || typeof x.key !== 'string' || typeof x.value !== 'string') {
         throw new ContractError(400, 'bad-entry', `entries[${i}] must be {key: string, value: string, line?: number}`);
       }
-      const line = x.line;
-      if (line !== undefined && (typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1)) {
-        throw new ContractError(400, 'bad-entry', `entries[${i}].line must be a positive integer`);
-      }
+      const line = positiveLine(x.line, `entries[${i}]`);
       return { key: x.key, value: x.value, ...(line !== undefined && { line }) };
     });
   }
+}
+
+function positiveLine(line: unknown, where: string): number | undefined {
+  if (line !== undefined && (typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1)) {
+    throw new ContractError(400, 'bad-entry', `${where}.line must be a positive integer`);
+  }
+  return line;
 }

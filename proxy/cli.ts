@@ -7,6 +7,12 @@ import { backendCommand } from './commands/backend.js';
 import { demoCommand } from './commands/demo.js';
 import { smtpdCommand } from './commands/smtpd.js';
 import { sockmapCommand } from './commands/sockmap.js';
+import { loadCommand, type LoadFlags } from './commands/load.js';
+import { rollbackCommand } from './commands/rollback.js';
+import { showCommand } from './commands/show.js';
+import { statusCommand } from './commands/status.js';
+import type { AdminFlags } from './commands/admin-config.js';
+import { SERVICES } from '../lambda/contract.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -53,7 +59,58 @@ export function buildCli(): Command {
     .option('--data <dir>', 'keep the data in this directory')
     .action((flags: { port: number; data?: string }) => demoCommand(flags));
 
+  program
+    .command('load')
+    .description('replace a table transactionally from an OpenSMTPD table(5) or Postfix postmap source file')
+    .argument('<table>', 'cloud table to replace')
+    .argument('<file>', "table file ('-': standard input)")
+    .addOption(new Option('--service <service>', 'service the entries are for (required for a new table)').choices(SERVICES.filter((s) => s !== 'auth')))
+    .addOption(new Option('--format <format>', 'file format').choices(['smtpd', 'postmap']).default('smtpd'))
+    .option('--keep-case', 'do not fold keys to lower case (smtpd and postmap fold them)')
+    .option('--dry-run', 'stop after validation: show what would change, change nothing')
+    .option('--confirm-with <keys>', 'look these keys up (comma-separated) through the reader before committing; roll back unless all are found', collect, [])
+    .addOption(adminOption())
+    .option('--upstream <url>', 'reader function URL for --confirm-with (overrides upstream.url)')
+    .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
+    .action((table: string, file: string, flags: LoadFlags) => loadCommand(table, file, flags));
+
+  program
+    .command('show')
+    .description("print a table's active generation in table(5) form")
+    .argument('<table>')
+    .addOption(adminOption())
+    .addOption(configOption())
+    .action((table: string, flags: AdminFlags) => showCommand(table, flags));
+
+  program
+    .command('rollback')
+    .description('undo the last commit of a table while its previous generation is kept (again: redo)')
+    .argument('<table>')
+    .addOption(adminOption())
+    .addOption(configOption())
+    .action((table: string, flags: AdminFlags) => rollbackCommand(table, flags));
+
+  program
+    .command('status')
+    .description('every table: generation, entries, transaction in progress, and what the reader answers')
+    .addOption(adminOption())
+    .option('--upstream <url>', 'reader function URL (overrides upstream.url)')
+    .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
+    .action((flags: AdminFlags) => statusCommand(flags));
+
   return program;
+}
+
+function adminOption(): Option {
+  return new Option('--admin <url>', 'admin function URL (overrides admin.url)');
+}
+
+function configOption(): Option {
+  return new Option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG, else the local backend)');
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -90,6 +90,15 @@ export interface SockmapConfig {
   maxRequestBytes: number;
 }
 
+export interface AdminConfig {
+  /** The admin Function URL (`cloudtable load`, `show`, `rollback`, `status`), or the local backend's URL. */
+  url: string;
+  /** Region of its SigV4 signature; upstream.region unless set. */
+  region: string;
+  /** Longest wait for one admin request (validation of a large table reads it whole). */
+  timeoutMs: number;
+}
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -100,6 +109,7 @@ export interface Config {
   smtpd: SmtpdConfig;
   sockmap: SockmapConfig;
   log: { level: LogLevel };
+  admin: AdminConfig;
 }
 
 /** Every service but `auth`: registering `auth` makes smtpd 7.6+ stop asking `credentials`. */
@@ -139,6 +149,7 @@ export function defaultConfig(): Config {
       maxRequestBytes: 64 * 1024,
     },
     log: { level: 'info' },
+    admin: { url: DEFAULT_UPSTREAM_URL, region: 'us-east-1', timeoutMs: 120_000 },
   };
 }
 
@@ -168,7 +179,7 @@ export function loadConfigFile(path: string): Config {
 export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   const c = defaultConfig();
   const r = section(raw, origin);
-  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'sockmap', 'log']);
+  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'sockmap', 'log', 'admin']);
   for (const k of Object.keys(r)) if (!known.has(k)) throw new ConfigError(`${origin}: unknown section [${k}]`);
 
   const u = section(r.upstream, `${origin} [upstream]`);
@@ -222,6 +233,12 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   }
 
   buildSockmap(section(r.sockmap, `${origin} [sockmap]`), `${origin} [sockmap]`, c.sockmap);
+
+  const a = section(r.admin, `${origin} [admin]`);
+  allowKeys(a, `${origin} [admin]`, ['url', 'region', 'timeout_ms']);
+  if (a.url !== undefined) c.admin.url = url(a.url, 'admin.url');
+  c.admin.region = a.region !== undefined ? str(a.region, 'admin.region') : c.upstream.region;
+  c.admin.timeoutMs = int(a.timeout_ms, 'admin.timeout_ms', c.admin.timeoutMs, 1000, 3_600_000);
 
   const l = section(r.log, `${origin} [log]`);
   allowKeys(l, `${origin} [log]`, ['level']);

@@ -15,11 +15,12 @@ const LINE_BREAKING = /[\r\n\0]/;
 /**
  * Splits a batch into entries to store and entries refused, each refusal
  * with its line and a reason; a key sent twice is refused rather than
- * silently overwritten.
+ * silently overwritten. Lines the client already refused come first in line
+ * order with the others.
  */
-export function checkEntries(service: string, entries: SendEntry[]): CheckedBatch {
+export function checkEntries(service: string, entries: SendEntry[], refusedByClient: EntryError[] = []): CheckedBatch {
   const accepted: Array<[string, string]> = [];
-  const rejected: EntryError[] = [];
+  const rejected: EntryError[] = [...refusedByClient];
   const seen = new Map<string, number | undefined>();
   for (const e of entries) {
     const problem = entryProblem(service, e) ?? duplicate(seen, e);
@@ -30,6 +31,7 @@ export function checkEntries(service: string, entries: SendEntry[]): CheckedBatc
     seen.set(e.key, e.line);
     accepted.push([e.key, e.value]);
   }
+  rejected.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return { accepted, rejected };
 }
 

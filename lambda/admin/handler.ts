@@ -142,7 +142,8 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
       const table = f.table();
       const txn = f.string('txn');
       const entries = f.entries();
-      return { v, ...(await transactions.send(table, txn, (service) => checkEntries(service, entries))) };
+      const refused = f.refused();
+      return { v, ...(await transactions.send(table, txn, (service) => checkEntries(service, entries, refused))) };
     },
 
     validate: async (f): Promise<ValidateResponse> => {

@@ -12,6 +12,7 @@ import {
   type BeginRequest,
   type BeginResponse,
   type CommitResponse,
+  type EntryProblem,
   type GcResponse,
   type HelloResponse,
   type ListRequest,
@@ -27,7 +28,8 @@ import {
 } from '../../lambda/admin-contract.js';
 import { isRecord } from '../../lambda/contract.js';
 import { describe, readLimited } from '../upstream/client.js';
-import type { RequestSigner } from '../upstream/signer.js';
+import type { AdminConfig } from '../config.js';
+import { RequestSigner } from '../upstream/signer.js';
 
 export class AdminError extends Error {
   override name = 'AdminError';
@@ -78,8 +80,8 @@ export class AdminClient {
     return this.call('renew', { table, txn });
   }
 
-  send(table: string, txn: string, entries: SendEntry[]): Promise<SendResponse> {
-    return this.call('send', { table, txn, entries });
+  send(table: string, txn: string, entries: SendEntry[], refused: EntryProblem[] = []): Promise<SendResponse> {
+    return this.call('send', { table, txn, entries, ...(refused.length > 0 && { refused }) });
   }
 
   validate(table: string, txn: string, total: number): Promise<ValidateResponse> {
@@ -113,7 +115,12 @@ export class AdminClient {
   private async call<T>(op: AdminOp, request: object): Promise<T> {
     const path = adminPath(op);
     const body = JSON.stringify({ v: ADMIN_CONTRACT_VERSION, ...request });
-    const headers = await this.o.signer.sign({ method: 'POST', url: this.url, path, body, headers: { 'content-type': 'application/json' } });
+    let headers: Record<string, string>;
+    try {
+      headers = await this.o.signer.sign({ method: 'POST', url: this.url, path, body, headers: { 'content-type': 'application/json' } });
+    } catch (err) {
+      throw new AdminError('credentials', `cannot sign the request to ${this.url.origin}: ${describe(err)}`);
+    }
     const signal = AbortSignal.timeout(this.o.timeoutMs);
     let status: number;
     let text: string;
@@ -141,4 +148,9 @@ export class AdminClient {
     }
     return json as T;
   }
+}
+
+/** The admin client for a configuration: its URL, its region, credentials from the standard AWS chain. */
+export function adminClientFor(config: AdminConfig): AdminClient {
+  return new AdminClient({ url: config.url, signer: new RequestSigner(config.region), timeoutMs: config.timeoutMs });
 }

@@ -19,3 +19,71 @@ export function exited(child: ChildProcessWithoutNullStreams): Promise<number | 
   if (child.signalCode !== null) return Promise.resolve(child.signalCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
 }
+
+export interface CliResult {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/** A CLI child whose output is collected and can be waited for. */
+export class CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = '';
+  stderr = '';
+  private readonly waiters = new Set<() => void>();
+  /** Settles once the process has exited and its output is all read. */
+  private readonly closed: Promise<number | string>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawnCli(args, env);
+    this.closed = new Promise((resolve) => this.child.once('close', (code, signal) => resolve(code ?? signal ?? -1)));
+    const on = (which: 'stdout' | 'stderr') => (b: Buffer) => {
+      this[which] += b.toString();
+      for (const w of this.waiters) w();
+    };
+    this.child.stdout.on('data', on('stdout'));
+    this.child.stderr.on('data', on('stderr'));
+  }
+
+  /** Waits until stdout matches `re`; fails if the process exits first or the time runs out. */
+  waitFor(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        this.child.off('exit', gone);
+      };
+      const check = (): void => {
+        const m = re.exec(this.stdout);
+        if (m) {
+          done();
+          resolve(m);
+        }
+      };
+      const gone = (): void => {
+        done();
+        reject(new Error(`exited before ${re}; stdout: ${this.stdout}; stderr: ${this.stderr}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${re}; stdout: ${this.stdout}; stderr: ${this.stderr}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      this.child.once('exit', gone);
+      check();
+    });
+  }
+
+  async result(): Promise<CliResult> {
+    const code = await this.closed;
+    return { code, stdout: this.stdout, stderr: this.stderr };
+  }
+}
+
+/** Runs the CLI to completion, with `input` on its stdin. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<CliResult> {
+  const p = new CliProcess(args, env);
+  p.child.stdin.end(input);
+  return p.result();
+}

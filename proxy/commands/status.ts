@@ -1,0 +1,52 @@
+import type { TableStatus } from '../../lambda/admin-contract.js';
+import { AdminError, adminClientFor } from '../admin/client.js';
+import { HttpUpstream } from '../upstream/client.js';
+import { RequestSigner } from '../upstream/signer.js';
+import { adminCommandConfig, type AdminFlags } from './admin-config.js';
+import { exitCodeFor } from './admin-errors.js';
+
+/**
+ * `cloudtable status`: every table as the admin function sees it
+ * (generation, epoch, entries, kept previous generation, transaction in
+ * progress) and what the reader function answers for it, so a reader that
+ * lags or fails shows up next to the truth.
+ */
+export async function statusCommand(flags: AdminFlags): Promise<void> {
+  const config = adminCommandConfig(flags);
+  const admin = adminClientFor(config.admin);
+  const reader = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region));
+  try {
+    const s = await admin.status();
+    const out: string[] = [`admin ${config.admin.url}, reader ${config.upstream.url}: ${s.tables.length} tables, ${s.garbage} old generations waiting to be deleted`];
+    for (const t of s.tables) out.push(`  ${describe(t, Date.now())}; ${await readerView(reader, t.table, config.upstream.deadlineMs)}`);
+    process.stdout.write(`${out.join('\n')}\n`);
+  } catch (err) {
+    if (!(err instanceof AdminError)) throw err;
+    process.stderr.write(`cloudtable status: ${err.message}\n`);
+    process.exitCode = exitCodeFor(err);
+  } finally {
+    await Promise.all([admin.close(), reader.close()]);
+  }
+}
+
+function describe(t: TableStatus, now: number): string {
+  const parts = [
+    t.generation === undefined ? `${t.table}: no active generation` : `${t.table}: generation ${t.generation} (epoch ${t.epoch})`,
+    `service ${t.service ?? '?'}`,
+    `${t.count ?? '?'} entries`,
+  ];
+  if (t.updated) parts.push(`updated ${t.updated}`);
+  if (t.previous) parts.push(`previous generation ${t.previous.generation} kept for ${Math.round((t.previous.until - now) / 60_000)} min`);
+  const x = t.transaction;
+  if (x) parts.push(`transaction ${x.state} by ${x.owner}, ${x.sent} entries sent, ${x.errors} refused${x.expired ? ', lease ran out' : ''}`);
+  return parts.join(', ');
+}
+
+async function readerView(reader: HttpUpstream, table: string, timeoutMs: number): Promise<string> {
+  try {
+    const r = await reader.lookup(table, [], timeoutMs);
+    return `reader answers generation ${r.generation}${r.epoch !== undefined ? ` (epoch ${r.epoch})` : ''}`;
+  } catch (err) {
+    return `reader: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}

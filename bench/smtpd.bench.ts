@@ -23,7 +23,7 @@ export async function run(): Promise<void> {
   const backend = await startTestBackend({ bench: entries });
   const keys = entries.map(([k]) => k);
 
-  const subject = new StdioDriver(CLI[0], [...CLI.slice(1), 'smtpd', writeConfig(`[upstream]\nurl = "${backend.url}"\n[log]\nlevel = "warn"\n`)], TEST_ENV);
+  const subject = new StdioDriver(CLI[0], [...CLI.slice(1), 'smtpd', writeConfig(`[upstream]\nurl = "${backend.url}"\n[log]\nlevel = "warn"\n[metrics]\nlisten = "127.0.0.1:0"\n`)], TEST_ENV);
   const reference = new StdioDriver(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./reference/smtpd-map-responder.ts', import.meta.url)), String(KEYS)]);
   for (const d of [subject, reference]) {
     await d.handshake('bench');

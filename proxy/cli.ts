@@ -2,10 +2,10 @@
 // this file only declares them.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError } from './config.js';
+import { ConfigError, LOG_LEVELS } from './config.js';
 import { backendCommand } from './commands/backend.js';
 import { demoCommand } from './commands/demo.js';
-import { smtpdCommand } from './commands/smtpd.js';
+import { smtpdCommand, type SmtpdFlags } from './commands/smtpd.js';
 import { sockmapCommand } from './commands/sockmap.js';
 import { loadCommand, type LoadFlags } from './commands/load.js';
 import { rollbackCommand } from './commands/rollback.js';
@@ -32,7 +32,9 @@ export function buildCli(): Command {
     .argument('[config]', 'configuration file (TOML or JSON)')
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
     .option('--table <name>', 'cloud table to query (default: the smtpd table name)')
-    .action((config: string | undefined, flags: { upstream?: string; table?: string }) => smtpdCommand(config, flags));
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
+    .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
+    .action((config: string | undefined, flags: SmtpdFlags) => smtpdCommand(config, flags));
 
   program
     .command('sockmap')

@@ -8,6 +8,7 @@ import { parse as parseToml } from 'smol-toml';
 import { SERVICES, isService, LIMITS, type Service } from '../lambda/contract.js';
 import { DEFAULT_LISTEN, parseListenAddress } from './sockmap/address.js';
 import { DIALECTS, type Dialect, type NotFoundCode } from './sockmap/dialect.js';
+import { parseMetricsAddress, type MetricsAddress } from './metrics/metrics-address.js';
 
 export interface UpstreamConfig {
   /** The reader Function URL, or the local backend's URL. */
@@ -99,7 +100,13 @@ export interface AdminConfig {
   timeoutMs: number;
 }
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export interface MetricsConfig {
+  /** The Prometheus endpoint's address; no endpoint when absent. */
+  listen?: MetricsAddress;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
   upstream: UpstreamConfig;
@@ -110,6 +117,7 @@ export interface Config {
   sockmap: SockmapConfig;
   log: { level: LogLevel };
   admin: AdminConfig;
+  metrics: MetricsConfig;
 }
 
 /** Every service but `auth`: registering `auth` makes smtpd 7.6+ stop asking `credentials`. */
@@ -150,6 +158,7 @@ export function defaultConfig(): Config {
     },
     log: { level: 'info' },
     admin: { url: DEFAULT_UPSTREAM_URL, region: 'us-east-1', timeoutMs: 120_000 },
+    metrics: {},
   };
 }
 
@@ -179,7 +188,7 @@ export function loadConfigFile(path: string): Config {
 export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   const c = defaultConfig();
   const r = section(raw, origin);
-  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'sockmap', 'log', 'admin']);
+  const known = new Set(['upstream', 'cache', 'breaker', 'tables', 'smtpd', 'sockmap', 'log', 'admin', 'metrics']);
   for (const k of Object.keys(r)) if (!known.has(k)) throw new ConfigError(`${origin}: unknown section [${k}]`);
 
   const u = section(r.upstream, `${origin} [upstream]`);
@@ -243,10 +252,13 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   const l = section(r.log, `${origin} [log]`);
   allowKeys(l, `${origin} [log]`, ['level']);
   if (l.level !== undefined) {
-    const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-    if (typeof l.level !== 'string' || !levels.includes(l.level)) throw new ConfigError(`log.level must be one of ${levels.join(', ')}`);
+    if (!(LOG_LEVELS as readonly unknown[]).includes(l.level)) throw new ConfigError(`log.level must be one of ${LOG_LEVELS.join(', ')}`);
     c.log.level = l.level as LogLevel;
   }
+
+  const m = section(r.metrics, `${origin} [metrics]`);
+  allowKeys(m, `${origin} [metrics]`, ['listen']);
+  if (m.listen !== undefined) c.metrics.listen = metricsAddress(m.listen, 'metrics.listen');
   return c;
 }
 
@@ -307,6 +319,14 @@ function oneOf<T extends string>(x: unknown, name: string, values: readonly T[],
   if (x === undefined) return dflt;
   if (typeof x !== 'string' || !(values as readonly string[]).includes(x)) throw new ConfigError(`${name} must be one of ${values.join(', ')}`);
   return x as T;
+}
+
+export function metricsAddress(x: unknown, name: string): MetricsAddress {
+  try {
+    return parseMetricsAddress(typeof x === 'number' ? String(x) : str(x, name));
+  } catch (err) {
+    throw err instanceof ConfigError ? err : new ConfigError(`${name}: ${(err as Error).message}`);
+  }
 }
 
 function section(x: unknown, where: string): Raw {

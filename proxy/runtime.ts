@@ -2,6 +2,8 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AuthChecker } from './auth/auth-checker.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { serveMetrics, type MetricsEndpoint } from './metrics/endpoint.js';
+import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
@@ -13,6 +15,8 @@ import { RequestSigner } from './upstream/signer.js';
 export interface Runtime {
   resolver: Resolver;
   tables: TableService;
+  /** The Prometheus endpoint, when `metrics.listen` is set. */
+  metrics?: MetricsEndpoint;
   close(): Promise<void>;
 }
 
@@ -24,7 +28,10 @@ const MAX_AUTH_VERDICTS = 10_000;
 /** Credentials come from the standard AWS provider chain unless given (in-process use: demo, tests). */
 export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider): Runtime {
   const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
-  const resolver = new Resolver(config, upstream, log);
+  const listen = config.metrics.listen;
+  const metrics = listen ? new ProxyMetrics(config.cache) : undefined;
+  const resolver = new Resolver(config, upstream, log, metrics);
+  metrics?.watch(resolver);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
   const auth = new AuthChecker(resolver, log, { deadlineMs, ttlMs: config.cache.ttlMs, maxVerdicts: MAX_AUTH_VERDICTS });
@@ -37,5 +44,14 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     auth: (table, key) => auth.check(table, key),
     onUpdate: () => auth.clear(),
   });
-  return { resolver, tables, close: () => resolver.close() };
+  const endpoint = metrics && listen ? serveMetrics(metrics, listen, log) : undefined;
+  return {
+    resolver,
+    tables,
+    ...(endpoint && { metrics: endpoint }),
+    close: async () => {
+      await endpoint?.close();
+      await resolver.close();
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { defaultConfig, loadConfigFile, type Config } from '../config.js';
+import { defaultConfig, loadConfigFile, metricsAddress, type Config, type LogLevel } from '../config.js';
 import { createLogger } from '../log.js';
 import { createRuntime } from '../runtime.js';
 import { runSmtpdTable } from '../smtpd/server.js';
@@ -6,12 +6,16 @@ import { runSmtpdTable } from '../smtpd/server.js';
 export interface SmtpdFlags {
   upstream?: string;
   table?: string;
+  metrics?: string;
+  logLevel?: LogLevel;
 }
 
 /** Applies command-line flags on top of the file configuration. */
 export function withFlags(config: Config, flags: SmtpdFlags): Config {
   if (flags.upstream) config.upstream.url = new URL(flags.upstream).origin;
   if (flags.table) config.smtpd.table = flags.table;
+  if (flags.metrics) config.metrics.listen = metricsAddress(flags.metrics, '--metrics');
+  if (flags.logLevel) config.log.level = flags.logLevel;
   return config;
 }
 

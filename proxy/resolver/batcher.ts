@@ -12,17 +12,20 @@ export interface BatchObserver {
   /** Once per HTTP request sent, with its size. */
   sent?(table: string, size: number): void;
   succeeded(table: string, generation: number, seq: number, ms: number): void;
-  failed(table: string, err: unknown, ms: number): void;
+  failed(table: string, err: unknown, ms: number, size: number): void;
 }
 
 export interface BatcherOptions {
   windowMs: number;
   max: number;
+  /** Each query's deadline, from when it was enqueued. */
   timeoutMs: number;
 }
 
 interface Pending {
   query: LookupQuery;
+  /** performance.now() when enqueued. */
+  at: number;
   resolve(r: BatchResult): void;
   reject(err: unknown): void;
 }
@@ -35,7 +38,9 @@ interface Queue {
 /**
  * Collects misses per table for at most `windowMs` (or until `max` keys) and
  * sends each batch as one HTTP request. A failed request rejects every
- * query in it with the same error.
+ * query in it with the same error. The request is aborted when its oldest
+ * query's deadline passes, so it fails (once, with its cause) no later than
+ * the callers give up on it, and never succeeds unseen after they did.
  */
 export class Batcher {
   private readonly queues = new Map<string, Queue>();
@@ -59,7 +64,7 @@ export class Batcher {
         q = { items: [], timer: undefined };
         this.queues.set(table, q);
       }
-      q.items.push({ query, resolve, reject });
+      q.items.push({ query, at: performance.now(), resolve, reject });
       if (q.items.length >= this.options.max) this.flush(table, q);
       else if (!q.timer) {
         q.timer = this.options.windowMs > 0 ? setTimeout(() => this.flush(table, q), this.options.windowMs) : setImmediate(() => this.flush(table, q));
@@ -82,13 +87,14 @@ export class Batcher {
   private async send(table: string, batch: Pending[]): Promise<void> {
     const seq = this.nextSeq();
     const started = performance.now();
+    const timeoutMs = Math.max(1, Math.floor(batch[0]!.at + this.options.timeoutMs - started));
     this.observer.sent?.(table, batch.length);
     try {
-      const res = await this.upstream.lookup(table, batch.map((p) => p.query), this.options.timeoutMs);
+      const res = await this.upstream.lookup(table, batch.map((p) => p.query), timeoutMs);
       this.observer.succeeded(table, res.generation, seq, performance.now() - started);
       batch.forEach((p, i) => p.resolve({ result: res.results[i]!, generation: res.generation, seq }));
     } catch (err) {
-      this.observer.failed(table, err, performance.now() - started);
+      this.observer.failed(table, err, performance.now() - started, batch.length);
       for (const p of batch) p.reject(err);
     }
   }

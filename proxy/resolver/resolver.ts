@@ -1,26 +1,17 @@
 import { LIMITS, type Service } from '../../lambda/contract.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { UpstreamError, type Upstream } from '../upstream/client.js';
+import { UpstreamError, type Upstream, type UpstreamFailure } from '../upstream/client.js';
 import type { Answer } from './answer.js';
 import { Batcher, type BatchResult } from './batcher.js';
 import { Breaker } from './breaker.js';
 import { AnswerCache, type CacheEntry } from './cache.js';
+import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 
 /** Services whose values are never served stale: a revoked password must stop working. */
 const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
 
-type Outcome = { ok: BatchResult } | { failure: string };
-
-export interface ResolverStats {
-  hits: number;
-  misses: number;
-  stale: number;
-  errors: number;
-  timeouts: number;
-  upstreamRequests: number;
-  upstreamFailures: number;
-}
+type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean };
 
 /**
  * One per process, shared by every front end and connection: the cache,
@@ -29,7 +20,8 @@ export interface ResolverStats {
  */
 export class Resolver {
   readonly cache: AnswerCache;
-  readonly stats: ResolverStats = { hits: 0, misses: 0, stale: 0, errors: 0, timeouts: 0, upstreamRequests: 0, upstreamFailures: 0 };
+  /** Callers waiting for an answer from the function. */
+  private waiting = 0;
   private readonly inflight = new Map<string, Promise<Outcome>>();
   private readonly batcher: Batcher;
   private readonly breaker: Breaker;
@@ -41,6 +33,7 @@ export class Resolver {
     private readonly config: Config,
     private readonly upstream: Upstream,
     private readonly log: Logger,
+    private readonly observer: ResolverObserver = NO_OBSERVER,
   ) {
     this.cache = new AnswerCache(config.cache);
     this.breaker = new Breaker(config.breaker, () => this.probe(), (open, reason) => {
@@ -51,9 +44,9 @@ export class Resolver {
       upstream,
       { windowMs: config.upstream.batchWindowMs, max: config.upstream.batchMax, timeoutMs: config.upstream.deadlineMs },
       {
-        sent: () => this.stats.upstreamRequests++,
-        succeeded: (table, generation, seq) => this.upstreamSucceeded(table, generation, seq),
-        failed: (table, err) => this.upstreamFailed(table, err),
+        sent: (table, size) => observer.requestSent(table, size),
+        succeeded: (table, generation, seq, ms) => this.upstreamSucceeded(table, generation, seq, ms),
+        failed: (table, err, ms, size) => this.upstreamFailed(table, err, ms, size),
       },
     );
   }
@@ -69,26 +62,31 @@ export class Resolver {
     if (this.breaker.open) throw new Error('upstream unavailable (circuit open)');
     this.lastTable = table;
     const seq = this.batcher.nextSeq();
-    this.stats.upstreamRequests++;
+    const started = performance.now();
+    this.observer.requestSent(table, 0);
     let res: T;
     try {
       res = await request();
     } catch (err) {
-      this.upstreamFailed(table, err);
+      this.upstreamFailed(table, err, performance.now() - started, 0);
       throw err;
     }
-    this.upstreamSucceeded(table, res.generation, seq);
+    this.upstreamSucceeded(table, res.generation, seq, performance.now() - started);
     return res;
   }
 
-  private upstreamSucceeded(table: string, generation: number, seq: number): void {
+  private upstreamSucceeded(table: string, generation: number, seq: number, ms: number): void {
+    this.observer.requestDone(table, 'ok', ms);
     this.observeGeneration(table, generation, seq);
     this.breaker.succeeded();
   }
 
-  private upstreamFailed(table: string, err: unknown): void {
-    this.stats.upstreamFailures++;
-    this.log.warn({ table, err: describe(err) }, 'upstream request failed');
+  private upstreamFailed(table: string, err: unknown, ms: number, queries: number): void {
+    const cause = failureKind(err);
+    this.observer.requestDone(table, cause, ms);
+    // The one log line of this failure, whatever number of callers it answers.
+    const status = err instanceof UpstreamError && err.status !== undefined ? { status: err.status } : {};
+    this.log.warn({ table, cause, ...status, queries, ms: Math.round(ms) }, `upstream request failed: ${describe(err)}`);
     if (isOutage(err)) this.breaker.failed(describe(err));
     else this.breaker.succeeded();
   }
@@ -97,13 +95,18 @@ export class Resolver {
   lookupCached(table: string, service: Service, key: string): Answer | undefined {
     const entry = this.cache.get(cacheKey(table, service, key));
     if (entry === undefined || entry.freshUntil <= Date.now() || !this.isCurrent(table, entry)) return undefined;
-    this.stats.hits++;
-    return entry.value === undefined ? { kind: 'not-found', source: 'cache' } : { kind: 'found', value: entry.value, source: 'cache' };
+    if (entry.value === undefined) {
+      this.observer.answered(table, service, 'negative');
+      return { kind: 'not-found', source: 'cache' };
+    }
+    this.observer.answered(table, service, 'hit');
+    return { kind: 'found', value: entry.value, source: 'cache' };
   }
 
   lookup(table: string, service: Service, key: string): Promise<Answer> {
     if (key.length === 0 || (key.length > LIMITS.maxKeyBytes / 3 && Buffer.byteLength(key) > LIMITS.maxKeyBytes)) {
       // No such key can be stored, so "not found" is the truth, not a guess.
+      this.observer.answered(table, service, 'negative');
       return Promise.resolve({ kind: 'not-found', source: 'cache' });
     }
     return Promise.resolve(this.lookupCached(table, service, key) ?? this.miss(table, service, key));
@@ -123,13 +126,22 @@ export class Resolver {
     return this.generations.get(table)?.generation;
   }
 
+  /** Every table answered for so far, with the newest generation seen. */
+  *tableGenerations(): Iterable<[string, number]> {
+    for (const [table, g] of this.generations) yield [table, g.generation];
+  }
+
+  /** Callers waiting for the function right now. */
+  get pending(): number {
+    return this.waiting;
+  }
+
   async close(): Promise<void> {
     this.breaker.close();
     await this.upstream.close();
   }
 
   private miss(table: string, service: Service, key: string): Promise<Answer> {
-    this.stats.misses++;
     this.lastTable = table;
     const ck = cacheKey(table, service, key);
     if (this.breaker.open) return Promise.resolve(this.fallback(table, service, ck, 'upstream unavailable (circuit open)', false));
@@ -140,12 +152,18 @@ export class Resolver {
       this.inflight.set(ck, pending);
       void pending.then(() => this.inflight.delete(ck));
     }
+    this.waiting++;
     return new Promise<Answer>((resolve) => {
+      let settled = false;
       const timer = setTimeout(() => {
-        resolve(this.fallback(table, service, ck, `no answer within ${this.config.upstream.deadlineMs} ms`, true));
+        settled = true;
+        this.waiting--;
+        resolve(this.fallback(table, service, ck, this.deadlineReason, true));
       }, this.config.upstream.deadlineMs);
       void pending.then((outcome) => {
+        if (settled) return;
         clearTimeout(timer);
+        this.waiting--;
         resolve(this.settle(table, service, ck, outcome));
       });
     });
@@ -165,18 +183,34 @@ export class Resolver {
             staleUntil: r.s === 'found' ? fresh + this.staleMs(table, service) : fresh,
           };
           if (this.isCurrent(table, entry)) this.cache.set(ck, entry);
+        } else {
+          // The key may be a secret (an smtpd `auth` key is user:password): not even an echo of it is kept.
+          const reason = r.reason.split(key).join('[key]');
+          // Once per key asked, however many callers were waiting for it.
+          this.log.warn({ table, service, cause: 'function', queries: 1 }, `the function answered error for a key: ${reason}`);
+          return { ok: { ...ok, result: { s: 'error', reason } } };
         }
         return { ok };
       },
-      (err: unknown): Outcome => ({ failure: describe(err) }),
+      (err: unknown): Outcome => {
+        // The request was aborted at the first caller's deadline: the same answer as the caller's own timer.
+        const timeout = err instanceof UpstreamError && err.kind === 'timeout';
+        return { failure: timeout ? this.deadlineReason : describe(err), timeout };
+      },
     );
   }
 
   private settle(table: string, service: Service, ck: string, outcome: Outcome): Answer {
-    if ('failure' in outcome) return this.fallback(table, service, ck, outcome.failure, false);
+    if ('failure' in outcome) return this.fallback(table, service, ck, outcome.failure, outcome.timeout);
     const r = outcome.ok.result;
-    if (r.s === 'found') return { kind: 'found', value: r.value, source: 'upstream' };
-    if (r.s === 'not-found') return { kind: 'not-found', source: 'upstream' };
+    if (r.s === 'found') {
+      this.observer.answered(table, service, 'miss');
+      return { kind: 'found', value: r.value, source: 'upstream' };
+    }
+    if (r.s === 'not-found') {
+      this.observer.answered(table, service, 'miss');
+      return { kind: 'not-found', source: 'upstream' };
+    }
     return this.fallback(table, service, ck, r.reason, false);
   }
 
@@ -184,12 +218,15 @@ export class Resolver {
   private fallback(table: string, service: Service, ck: string, reason: string, timeout: boolean): Answer {
     const entry = this.cache.get(ck);
     if (entry?.value !== undefined && Date.now() < entry.staleUntil && this.staleMs(table, service) > 0) {
-      this.stats.stale++;
+      this.observer.answered(table, service, 'stale');
       return { kind: 'found', value: entry.value, source: 'stale' };
     }
-    if (timeout) this.stats.timeouts++;
-    else this.stats.errors++;
+    this.observer.answered(table, service, timeout ? 'timeout' : 'error');
     return { kind: 'error', reason, timeout };
+  }
+
+  private get deadlineReason(): string {
+    return `no answer within ${this.config.upstream.deadlineMs} ms`;
   }
 
   private staleMs(table: string, service: Service): number {
@@ -214,9 +251,15 @@ export class Resolver {
   private async probe(): Promise<void> {
     const table = this.lastTable;
     if (table === undefined) return;
+    const started = performance.now();
+    this.observer.requestSent(table, 0);
     try {
       await this.upstream.lookup(table, [], Math.min(this.config.upstream.deadlineMs, 1000));
+      this.observer.requestDone(table, 'ok', performance.now() - started);
     } catch (err) {
+      this.observer.requestDone(table, failureKind(err), performance.now() - started);
+      // Logged at debug: while the circuit is open, its opening line says why.
+      this.log.debug({ table, cause: failureKind(err) }, `recovery probe failed: ${describe(err)}`);
       if (isOutage(err)) throw err;
     }
   }
@@ -232,6 +275,10 @@ function isOutage(err: unknown): boolean {
   if (err.kind !== 'http') return true;
   const s = err.status ?? 0;
   return s >= 500 || s === 429 || s === 408;
+}
+
+function failureKind(err: unknown): UpstreamFailure {
+  return err instanceof UpstreamError ? err.kind : 'network';
 }
 
 function describe(err: unknown): string {

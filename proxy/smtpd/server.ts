@@ -3,8 +3,8 @@
 // misses when the resolver settles (by the deadline at the latest).
 
 import type { Readable, Writable } from 'node:stream';
-import type { Service } from '../../lambda/contract.js';
-import type { Logger } from '../log.js';
+import { isService, type Service } from '../../lambda/contract.js';
+import { LogBudget, type Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { TableService } from '../tables/table-service.js';
 import { LineSplitter } from './line-splitter.js';
@@ -14,6 +14,8 @@ import { formatResult, formatUpdate, parseConfigLine, parseRequest, type Outcome
 const MAX_LINE = 64 * 1024;
 /** After stdin EOF, how long answers still in flight may take before the process exits. */
 const EOF_GRACE_MS = 500;
+/** Lines about bad input from smtpd: at most this many a second. */
+const BAD_INPUT_LINES_PER_S = 10;
 
 export interface SmtpdTableOptions {
   input: Readable;
@@ -40,6 +42,7 @@ class SmtpdTable {
   private closed = false;
   private inflight = 0;
   private onDrained: (() => void) | undefined;
+  private readonly badInput = new LogBudget(BAD_INPUT_LINES_PER_S, 1000);
 
   constructor(private readonly o: SmtpdTableOptions) {}
 
@@ -48,7 +51,7 @@ class SmtpdTable {
     const splitter = new LineSplitter(
       MAX_LINE,
       (line) => this.onLine(line),
-      (chars) => log.warn({ chars }, 'discarded an overlong line from smtpd'),
+      (chars) => this.badLine({ chars }, 'discarded an overlong line from smtpd'),
     );
     output.on('error', (err) => {
       // smtpd has gone away; nothing can be answered any more.
@@ -93,7 +96,7 @@ class SmtpdTable {
     if (!this.handshakeDone) return this.onHandshake(line);
     const parsed = parseRequest(line);
     if (!parsed.ok) {
-      this.o.log.warn({ reason: parsed.reason, line: preview(line) }, 'malformed request from smtpd');
+      this.badLine({ reason: parsed.reason, line: preview(line) }, 'malformed request from smtpd');
       if (parsed.id && parsed.op) {
         this.send(parsed.op === 'update' ? formatUpdate(parsed.id, false, parsed.reason) : formatResult(parsed.op, parsed.id, { s: 'error', message: parsed.reason }));
       }
@@ -105,7 +108,7 @@ class SmtpdTable {
   private onHandshake(line: string): void {
     const c = parseConfigLine(line);
     if (!c.ok) {
-      this.o.log.warn({ reason: c.reason, line: preview(line) }, 'unexpected line during handshake');
+      this.badLine({ reason: c.reason, line: preview(line) }, 'unexpected line during handshake');
       return;
     }
     if ('ready' in c) {
@@ -162,13 +165,19 @@ class SmtpdTable {
     else if (a.kind === 'not-found') outcome = { s: 'not-found' };
     else {
       outcome = { s: 'error', message: a.reason };
-      this.o.log.warn({ op: req.op, service: req.service, reason: a.reason, timeout: a.timeout }, 'answered error');
+      // The cause was logged once where it happened (an upstream failure, the circuit opening).
+      this.o.log.debug({ op: req.op, service: req.service, reason: a.reason, timeout: a.timeout }, 'answered error');
     }
     const line = formatResult(req.op, req.id, outcome);
     if (outcome.s === 'found' && line.startsWith(`${req.op}-result|${req.id}|error`)) {
       this.o.log.error({ op: req.op, service: req.service }, 'stored value cannot go on one protocol line (empty, or CR/LF/NUL): answered error');
     }
     this.send(line);
+  }
+
+  private badLine(fields: object, msg: string): void {
+    const { log, held } = this.badInput.take();
+    if (log) this.o.log.warn(held > 0 ? { ...fields, notLogged: held } : fields, held > 0 ? `${msg} (and ${held} more bad lines not logged)` : msg);
   }
 
   /** Replies are coalesced into one write per event-loop turn. */
@@ -190,10 +199,25 @@ class SmtpdTable {
   }
 }
 
-/** What of a bad line may be logged: never the key, which may be an `auth` password. */
+/**
+ * What of a bad line may be logged: the fields in front of the key when the
+ * line looks like a request (`table|VERSION|TIME|TABLE|OP|SERVICE`) or a
+ * handshake line, and otherwise only its length. Never the key, which may be
+ * an `auth` password, nor unknown text, which may be anything.
+ */
 function preview(line: string): string {
-  const fields = line.split('|');
-  const head = fields.slice(0, 6).join('|');
-  const shown = head.length > 120 ? `${head.slice(0, 120)}…` : head;
-  return fields.length > 6 ? `${shown}|…(${line.length - head.length - 1} more bytes)` : shown;
+  const fields = line.split('|', 6);
+  const shown: string[] = [];
+  if (fields[0] === 'table') {
+    for (const [i, f] of fields.entries()) {
+      if (i === 5 ? !isService(f) : !/^[\w.-]{1,64}$/.test(f)) break;
+      shown.push(f);
+    }
+  } else if (fields[0] === 'config' && fields.length <= 3) {
+    for (const f of fields) if (/^[\w.-]{1,64}$/.test(f)) shown.push(f);
+    if (shown.length < fields.length) shown.splice(1);
+  }
+  const head = shown.join('|');
+  const more = line.length - head.length;
+  return more > 0 ? `${head}…(${more} more chars)` : head;
 }

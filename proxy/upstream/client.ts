@@ -20,7 +20,8 @@ import {
 import type { UpstreamConfig } from '../config.js';
 import type { RequestSigner } from './signer.js';
 
-export type UpstreamFailure = 'network' | 'timeout' | 'http' | 'protocol';
+/** `credentials`: no credentials to sign with (the provider chain found none, or failed). */
+export type UpstreamFailure = 'credentials' | 'network' | 'timeout' | 'http' | 'protocol';
 
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
@@ -62,28 +63,23 @@ export class HttpUpstream implements Upstream {
 
   async lookup(table: string, queries: LookupQuery[], timeoutMs: number): Promise<LookupResponse> {
     const request: LookupRequest = { v: CONTRACT_VERSION, table, queries };
-    const json = await this.post(LOOKUP_PATH, request, timeoutMs);
-    try {
-      return parseLookupResponse(json, table, queries.length);
-    } catch (err) {
-      throw new UpstreamError('protocol', (err as Error).message);
-    }
+    return this.post(LOOKUP_PATH, request, queries.map((q) => q.key), timeoutMs, (json) => parseLookupResponse(json, table, queries.length));
   }
 
   async list(what: Listing, table: string, after: string | undefined, timeoutMs: number): Promise<ListResponse> {
     const request: ListRequest = { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }) };
-    const json = await this.post(what === 'entries' ? ENTRIES_PATH : PATTERNS_PATH, request, timeoutMs);
-    try {
-      return parseListResponse(json, table);
-    } catch (err) {
-      throw new UpstreamError('protocol', (err as Error).message);
-    }
+    return this.post(what === 'entries' ? ENTRIES_PATH : PATTERNS_PATH, request, after !== undefined ? [after] : [], timeoutMs, (json) => parseListResponse(json, table));
   }
 
-  /** A signed JSON POST; the parsed body of a 200 answer, or an UpstreamError. */
-  private async post(path: string, request: unknown, timeoutMs: number): Promise<unknown> {
+  /** A signed JSON POST; `parse` of the body of a 200 answer, or an UpstreamError. `keys`: what the request asks about. */
+  private async post<T>(path: string, request: unknown, keys: string[], timeoutMs: number, parse: (json: unknown) => T): Promise<T> {
     const body = JSON.stringify(request);
-    const headers = await this.signer.sign({ method: 'POST', url: this.url, path, body, headers: { 'content-type': 'application/json' } });
+    let headers: Record<string, string>;
+    try {
+      headers = await this.signer.sign({ method: 'POST', url: this.url, path, body, headers: { 'content-type': 'application/json' } });
+    } catch (err) {
+      throw new UpstreamError('credentials', `cannot sign the request: ${describe(err)}`);
+    }
     const signal = AbortSignal.timeout(timeoutMs);
     let text: string;
     let status: number;
@@ -95,11 +91,18 @@ export class HttpUpstream implements Upstream {
       if (signal.aborted) throw new UpstreamError('timeout', `no answer within ${timeoutMs} ms`);
       throw new UpstreamError('network', describe(err));
     }
-    if (status !== 200) throw new UpstreamError('http', `HTTP ${status}${errorCode(text)}`, status);
+    const scrubbed = (msg: string): string => withoutEchoes(msg, headers, keys);
+    if (status !== 200) throw new UpstreamError('http', `HTTP ${status}${scrubbed(errorCode(text))}`, status);
+    let json: unknown;
     try {
-      return JSON.parse(text);
+      json = JSON.parse(text);
     } catch {
       throw new UpstreamError('protocol', 'response is not valid JSON');
+    }
+    try {
+      return parse(json);
+    } catch (err) {
+      throw new UpstreamError('protocol', scrubbed((err as Error).message));
     }
   }
 
@@ -120,6 +123,17 @@ export async function readLimited(body: AsyncIterable<Buffer> & { destroy(err?: 
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Text from the function goes into errors, and so into logs; it may echo the
+ * request, whose keys (an smtpd `auth` key is user:password), signature and
+ * session token are for no log. Such text is withheld whole.
+ */
+function withoutEchoes(text: string, headers: Record<string, string>, keys: string[]): string {
+  const secrets = [headers.authorization, headers['x-amz-security-token'], /Signature=([0-9a-f]+)/.exec(headers.authorization ?? '')?.[1]];
+  const echoes = secrets.some((x) => x && text.includes(x)) || keys.some((k) => k !== '' && text.includes(k));
+  return echoes ? ' (details withheld: they echo the request)' : text;
 }
 
 function errorCode(text: string): string {

@@ -1,6 +1,7 @@
 import type { ListResponse, LookupQuery, LookupResponse } from '../../lambda/contract.js';
 import { buildConfig, type Config } from '../../proxy/config.js';
 import { silentLogger } from '../../proxy/log.js';
+import type { ResolverObserver } from '../../proxy/resolver/observer.js';
 import { Resolver } from '../../proxy/resolver/resolver.js';
 import { HttpUpstream, type Listing, type Upstream } from '../../proxy/upstream/client.js';
 import { RequestSigner } from '../../proxy/upstream/signer.js';
@@ -37,10 +38,10 @@ export function testConfig(url: string, raw: Record<string, Record<string, unkno
 }
 
 /** A resolver on the real HTTP client with static test credentials. */
-export function testResolver(config: Config): { resolver: Resolver; upstream: CountingUpstream } {
+export function testResolver(config: Config, observer?: ResolverObserver): { resolver: Resolver; upstream: CountingUpstream } {
   const signer = new RequestSigner(config.upstream.region, async () => TEST_CREDENTIALS);
   const upstream = new CountingUpstream(new HttpUpstream(config.upstream, signer));
-  return { resolver: new Resolver(config, upstream, silentLogger), upstream };
+  return { resolver: new Resolver(config, upstream, silentLogger, observer), upstream };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -18,6 +18,22 @@ export function request(table: string, op: string, service: string | undefined, 
   return `table|0.1|${ts}|${table}|${op}|${service}|${id}|${key}\n`;
 }
 
+export type LogLine = Record<string, unknown> & { level?: number; msg?: string };
+
+/** pino's JSON lines; anything else on stderr (a crash trace) is kept as { msg }. */
+export function parseLogs(stderr: string): LogLine[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        return { msg: l };
+      }
+    });
+}
+
 export function writeConfig(toml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'cloudtable-test-'));
   const path = join(dir, 'cloudtable.toml');
@@ -40,7 +56,10 @@ export class SmtpdPeer {
       for (const w of this.waiters.splice(0)) w();
     });
     this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (s: string) => (this.stderr += s));
+    this.child.stderr.on('data', (s: string) => {
+      this.stderr += s;
+      for (const w of this.waiters.splice(0)) w();
+    });
   }
 
   /** Spawns `cloudtable smtpd` with a configuration pointing at `upstream`. */
@@ -59,16 +78,41 @@ export class SmtpdPeer {
 
   /** Waits for `n` complete lines and takes them off the buffer. */
   async lines(n: number, timeoutMs = 10_000): Promise<string[]> {
+    return this.until(
+      () => {
+        const parts = this.buf.split('\n');
+        if (parts.length - 1 < n) return undefined;
+        this.buf = parts.slice(n).join('\n');
+        return parts.slice(0, n);
+      },
+      timeoutMs,
+      () => `${n} lines; have ${JSON.stringify(this.buf.slice(0, 2000))}`,
+    );
+  }
+
+  /** The log lines (pino JSON on stderr) so far. */
+  get logs(): LogLine[] {
+    return parseLogs(this.stderr);
+  }
+
+  /** Waits for a log line that `match` accepts. */
+  log(match: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+    return this.until(() => this.logs.find(match), timeoutMs, () => 'a log line');
+  }
+
+  /** The metrics endpoint's base URL, once the process logged that it listens. */
+  async metricsUrl(): Promise<string> {
+    const l = await this.log((x) => x.msg === 'metrics endpoint listening');
+    return String(l.url).replace(/\/metrics$/, '');
+  }
+
+  private async until<T>(ready: () => T | undefined, timeoutMs: number, what: () => string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const parts = this.buf.split('\n');
-      if (parts.length - 1 >= n) {
-        const out = parts.slice(0, n);
-        this.buf = parts.slice(n).join('\n');
-        return out;
-      }
+      const r = ready();
+      if (r !== undefined) return r;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${n} lines; have ${JSON.stringify(this.buf)}; stderr: ${this.stderr.slice(-2000)}`);
+      if (left <= 0) throw new Error(`timed out waiting for ${what()}; stderr: ${this.stderr.slice(-2000)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -110,7 +110,7 @@ describe('logs', () => {
       assert.equal(l.cause, 'http');
       assert.equal(l.status, 500);
       assert.equal(l.table, 'users');
-      assert.equal(l.msg, 'upstream request failed: HTTP 500 (details withheld: they echo the request)');
+      assert.equal(l.msg, 'upstream request failed: HTTP 500 boom: (details withheld: they echo the request)');
     }
     const keyErrors = logs.filter((l) => String(l.msg).startsWith('the function answered error for a key'));
     assert.ok(keyErrors.length >= 2, 'per-key errors from the function are logged once per key');

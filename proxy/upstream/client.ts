@@ -92,7 +92,7 @@ export class HttpUpstream implements Upstream {
       throw new UpstreamError('network', describe(err));
     }
     const scrubbed = (msg: string): string => withoutEchoes(msg, headers, keys);
-    if (status !== 200) throw new UpstreamError('http', `HTTP ${status}${scrubbed(errorCode(text))}`, status);
+    if (status !== 200) throw new UpstreamError('http', `HTTP ${status}${errorCode(text, scrubbed)}`, status);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -132,14 +132,21 @@ export async function readLimited(body: AsyncIterable<Buffer> & { destroy(err?: 
  */
 function withoutEchoes(text: string, headers: Record<string, string>, keys: string[]): string {
   const secrets = [headers.authorization, headers['x-amz-security-token'], /Signature=([0-9a-f]+)/.exec(headers.authorization ?? '')?.[1]];
-  const echoes = secrets.some((x) => x && text.includes(x)) || keys.some((k) => k !== '' && text.includes(k));
-  return echoes ? ' (details withheld: they echo the request)' : text;
+  // Keys of a few characters would match ordinary words, and hide nothing.
+  const echoes = secrets.some((x) => x && text.includes(x)) || keys.some((k) => k.length >= MIN_ECHO && text.includes(k));
+  return echoes ? '(details withheld: they echo the request)' : text;
 }
 
-function errorCode(text: string): string {
+const MIN_ECHO = 4;
+
+/** The function's error code, and its message as `scrub` lets it through. */
+function errorCode(text: string, scrub: (msg: string) => string): string {
   try {
     const j = JSON.parse(text) as { error?: unknown; message?: unknown };
-    if (typeof j.error === 'string') return ` ${j.error}${typeof j.message === 'string' ? `: ${j.message.slice(0, 200)}` : ''}`;
+    if (typeof j.error === 'string') {
+      const code = /^[\w.-]{1,64}$/.test(j.error) ? j.error : '(unreadable error code)';
+      return ` ${code}${typeof j.message === 'string' ? `: ${scrub(j.message).slice(0, 200)}` : ''}`;
+    }
   } catch {
     // not JSON: the status alone says enough
   }

@@ -6,7 +6,7 @@ import { ConfigError, LOG_LEVELS } from './config.js';
 import { backendCommand } from './commands/backend.js';
 import { demoCommand } from './commands/demo.js';
 import { smtpdCommand, type SmtpdFlags } from './commands/smtpd.js';
-import { sockmapCommand } from './commands/sockmap.js';
+import { sockmapCommand, type SockmapFlags } from './commands/sockmap.js';
 import { loadCommand, type LoadFlags } from './commands/load.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
@@ -43,7 +43,9 @@ export function buildCli(): Command {
     .addOption(new Option('--dialect <client>', 'the client on the --listen addresses').choices(['postfix', 'sendmail']))
     .option('--config <file>', 'configuration file (TOML or JSON); SIGHUP reloads it')
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
-    .action((flags: { listen?: string[]; dialect?: 'postfix' | 'sendmail'; config?: string; upstream?: string }) => sockmapCommand(flags));
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
+    .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
+    .action((flags: SockmapFlags) => sockmapCommand(flags));
 
   program
     .command('backend')

@@ -2,8 +2,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AuthChecker } from './auth/auth-checker.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { serveMetrics, type MetricsEndpoint } from './metrics/endpoint.js';
-import { ProxyMetrics } from './metrics/proxy-metrics.js';
+import type { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
@@ -15,8 +14,6 @@ import { RequestSigner } from './upstream/signer.js';
 export interface Runtime {
   resolver: Resolver;
   tables: TableService;
-  /** The Prometheus endpoint, when `metrics.listen` is set. */
-  metrics?: MetricsEndpoint;
   close(): Promise<void>;
 }
 
@@ -25,11 +22,13 @@ const MAX_SET_ENTRIES = 100_000;
 /** `auth` verdicts remembered (under keyed hashes). */
 const MAX_AUTH_VERDICTS = 10_000;
 
-/** Credentials come from the standard AWS provider chain unless given (in-process use: demo, tests). */
-export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider): Runtime {
+/**
+ * Credentials come from the standard AWS provider chain unless given
+ * (in-process use: demo, tests). `metrics` belong to the process: a runtime
+ * rebuilt on reload reports to the same ones.
+ */
+export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider, metrics?: ProxyMetrics): Runtime {
   const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
-  const listen = config.metrics.listen;
-  const metrics = listen ? new ProxyMetrics(config.cache) : undefined;
   const resolver = new Resolver(config, upstream, log, metrics);
   metrics?.watch(resolver);
   const deadlineMs = config.upstream.deadlineMs;
@@ -44,14 +43,5 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     auth: (table, key) => auth.check(table, key),
     onUpdate: () => auth.clear(),
   });
-  const endpoint = metrics && listen ? serveMetrics(metrics, listen, log) : undefined;
-  return {
-    resolver,
-    tables,
-    ...(endpoint && { metrics: endpoint }),
-    close: async () => {
-      await endpoint?.close();
-      await resolver.close();
-    },
-  };
+  return { resolver, tables, close: () => resolver.close() };
 }

@@ -27,7 +27,7 @@ describe('metrics', () => {
     const backend = await startTestBackend({ t: [['k1', 'v1']] });
     const port = backend.port;
     const config = testConfig(backend.url, { upstream: { deadline_ms: 300 }, cache: { ttl_s: 0.2, stale_s: 60 }, breaker: { failures: 1000 } });
-    const metrics = new ProxyMetrics(config.cache);
+    const metrics = new ProxyMetrics();
     const { resolver } = testResolver(config, metrics);
     metrics.watch(resolver);
     const endpoint = serveMetrics(metrics, { host: '127.0.0.1', port: 0 }, silentLogger);

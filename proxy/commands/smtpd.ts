@@ -1,5 +1,6 @@
 import { defaultConfig, loadConfigFile, metricsAddress, type Config, type LogLevel } from '../config.js';
 import { createLogger } from '../log.js';
+import { startProxyMetrics } from '../metrics/endpoint.js';
 import { createRuntime } from '../runtime.js';
 import { runSmtpdTable } from '../smtpd/server.js';
 
@@ -22,7 +23,8 @@ export function withFlags(config: Config, flags: SmtpdFlags): Config {
 export async function smtpdCommand(configPath: string | undefined, flags: SmtpdFlags): Promise<never> {
   const config = withFlags(configPath ? loadConfigFile(configPath) : defaultConfig(), flags);
   const log = createLogger(config.log.level, 'cloudtable-smtpd');
-  const runtime = createRuntime(config, log);
+  const { metrics } = startProxyMetrics(config, log);
+  const runtime = createRuntime(config, log, undefined, metrics);
   await runSmtpdTable({
     input: process.stdin,
     output: process.stdout,

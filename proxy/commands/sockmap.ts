@@ -1,5 +1,7 @@
-import { ConfigError, defaultConfig, loadConfigFile, type Config } from '../config.js';
+import { ConfigError, defaultConfig, loadConfigFile, metricsAddress, type Config, type LogLevel } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
+import { startProxyMetrics } from '../metrics/endpoint.js';
+import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { isLocalOnly, parseListenAddress } from '../sockmap/address.js';
 import type { Dialect } from '../sockmap/dialect.js';
@@ -12,12 +14,16 @@ export interface SockmapFlags {
   dialect?: Dialect;
   config?: string;
   upstream?: string;
+  metrics?: string;
+  logLevel?: LogLevel;
 }
 
 /** The file configuration with the flags on top: `--listen` replaces the configured listeners. */
 export function sockmapConfig(flags: SockmapFlags): Config {
   const config = flags.config ? loadConfigFile(flags.config) : defaultConfig();
   if (flags.upstream) config.upstream.url = new URL(flags.upstream).origin;
+  if (flags.metrics) config.metrics.listen = metricsAddress(flags.metrics, '--metrics');
+  if (flags.logLevel) config.log.level = flags.logLevel;
   if (flags.listen?.length) {
     config.sockmap.listen = flags.listen.map((address) => {
       try {
@@ -41,7 +47,8 @@ function runtimeKey(c: Config): string {
 export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   let config = sockmapConfig(flags);
   const log = createLogger(config.log.level, 'cloudtable-sockmap');
-  let runtime = createRuntime(config, log);
+  const monitoring = startProxyMetrics(config, log);
+  let runtime = createRuntime(config, log, undefined, monitoring.metrics);
   const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
   const listeners = await server.listen(config.sockmap.listen, takeActivatedFds());
   for (const l of listeners) {
@@ -52,7 +59,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   }
 
   process.on('SIGHUP', () => {
-    const next = reload(flags, config, runtime, log);
+    const next = reload(flags, config, runtime, log, monitoring.metrics);
     if (!next) return;
     ({ config, runtime } = next);
     server.reconfigure(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log));
@@ -62,6 +69,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   log.info({ signal }, 'stopping: answering what was received, accepting nothing more');
   await server.stop();
   await runtime.close();
+  await monitoring.close();
   log.info('stopped');
   log.flush();
   process.exit(0);
@@ -73,7 +81,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
  * running configuration kept. The upstream client and cache are rebuilt
  * only when their sections changed; listeners change only with a restart.
  */
-function reload(flags: SockmapFlags, current: Config, runtime: Runtime, log: Logger): { config: Config; runtime: Runtime } | undefined {
+function reload(flags: SockmapFlags, current: Config, runtime: Runtime, log: Logger, metrics: ProxyMetrics | undefined): { config: Config; runtime: Runtime } | undefined {
   if (!flags.config) {
     log.warn('SIGHUP: started without --config, nothing to reload');
     return undefined;
@@ -88,10 +96,13 @@ function reload(flags: SockmapFlags, current: Config, runtime: Runtime, log: Log
   if (JSON.stringify(next.sockmap.listen) !== JSON.stringify(current.sockmap.listen)) {
     log.warn('SIGHUP: listener changes take effect at the next restart');
   }
+  if (JSON.stringify(next.metrics) !== JSON.stringify(current.metrics)) {
+    log.warn('SIGHUP: metrics.listen changes take effect at the next restart');
+  }
   log.level = next.log.level;
   let nextRuntime = runtime;
   if (runtimeKey(next) !== runtimeKey(current)) {
-    nextRuntime = createRuntime(next, log);
+    nextRuntime = createRuntime(next, log, undefined, metrics);
     // Lookups still running on the old one settle by its deadline.
     setTimeout(() => void runtime.close(), current.upstream.deadlineMs + 1000).unref();
   }

@@ -4,7 +4,6 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Service } from '../../lambda/contract.js';
-import type { CacheConfig } from '../config.js';
 import type { LookupResult, RequestOutcome, ResolverObserver } from '../resolver/observer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { LookupTally, MAX_TABLE_LABELS, OTHER_TABLES } from './lookup-tally.js';
@@ -21,7 +20,7 @@ export class ProxyMetrics implements ResolverObserver {
   private readonly latency: Histogram<'table' | 'outcome'>;
   private readonly requestsInFlight: Gauge;
 
-  constructor(cache: CacheConfig) {
+  constructor() {
     const registers = [this.registry];
     // `this` of a collect callback is the metric; the tally and resolver are reached through `self`.
     const self = this;
@@ -94,8 +93,22 @@ export class ProxyMetrics implements ResolverObserver {
         this.set(self.resolver?.cache.bytes ?? 0);
       },
     });
-    new Gauge({ name: `${METRIC_PREFIX}cache_max_entries`, help: 'cache.max_entries', registers }).set(cache.maxEntries);
-    new Gauge({ name: `${METRIC_PREFIX}cache_max_bytes`, help: 'cache.max_bytes', registers }).set(cache.maxBytes);
+    new Gauge({
+      name: `${METRIC_PREFIX}cache_max_entries`,
+      help: 'cache.max_entries',
+      registers,
+      collect() {
+        this.set(self.resolver?.cache.config.maxEntries ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}cache_max_bytes`,
+      help: 'cache.max_bytes',
+      registers,
+      collect() {
+        this.set(self.resolver?.cache.config.maxBytes ?? 0);
+      },
+    });
     new Gauge({
       name: `${METRIC_PREFIX}table_generation`,
       help: 'The newest generation of each table seen in an answer from the function',
@@ -109,7 +122,7 @@ export class ProxyMetrics implements ResolverObserver {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The resolver whose state the gauges read (it reports to this object as its observer). */
+  /** The resolver whose state the gauges read (it reports to this object as its observer); the newest one after a reload. */
   watch(resolver: Resolver): void {
     this.resolver = resolver;
   }

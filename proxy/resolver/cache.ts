@@ -21,7 +21,7 @@ const ENTRY_OVERHEAD = 96;
 export class AnswerCache {
   private readonly lru: LRUCache<string, CacheEntry>;
 
-  constructor(config: CacheConfig) {
+  constructor(readonly config: CacheConfig) {
     this.lru = new LRUCache<string, CacheEntry>({
       max: config.maxEntries,
       maxSize: config.maxBytes,

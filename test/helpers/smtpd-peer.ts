@@ -137,7 +137,8 @@ export class SmtpdPeer {
   }
 
   /** Sends smtpd's handshake and returns the register lines, up to and including register|ready (process start included in the time allowed). */
-  async handshake(table: string, timeoutMs = 10_000): Promise<string[]> {
+  /** The default wait covers a process start (tsx compiling the CLI) on a busy machine; nothing is timed here. */
+  async handshake(table: string, timeoutMs = 30_000): Promise<string[]> {
     this.write(HANDSHAKE(table));
     const out: string[] = [];
     for (;;) {

@@ -17,7 +17,6 @@ import type { Backend } from '../lambda/local/backend.js';
 import { LOCAL_TABLE_NAME } from '../lambda/local/backend.js';
 import { startTestBackend } from './helpers/backend.js';
 import { ROOT } from './helpers/cli.js';
-import { logicalId, synthCloudTableApp } from './helpers/infra.js';
 
 /**
  * The reader bundle's budget (index.mjs, minified, AWS SDK included). It
@@ -38,7 +37,7 @@ const INIT_RUNS = 3;
 interface FunctionResource {
   Type: string;
   Properties: { Environment: { Variables: Record<string, unknown> } };
-  Metadata: Record<string, string>;
+  Metadata: Record<string, string | boolean>;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -72,11 +71,10 @@ describe('infra: cdk synth and the reader bundle', () => {
       CDK_DISABLE_VERSION_CHECK: '1',
       CDK_DISABLE_CLI_TELEMETRY: 'true',
     }));
-    // The same app built in process (without bundling) names the reader's logical id.
-    const { stack } = synthCloudTableApp();
-    const template = JSON.parse(readFileSync(join(outdir, `${stack.stackName}.template.json`), 'utf8')) as { Resources: Record<string, FunctionResource> };
-    reader = template.Resources[logicalId(stack.cloudTable.reader.fn)]!;
-    bundleDir = join(outdir, reader.Metadata['aws:asset:path']!);
+    // The CLI records each resource's construct path; the reader is the construct infra/cloudtable.ts names Reader.
+    const template = JSON.parse(readFileSync(join(outdir, 'CloudTable.template.json'), 'utf8')) as { Resources: Record<string, FunctionResource> };
+    reader = Object.values(template.Resources).find((r) => r.Metadata?.['aws:cdk:path'] === 'CloudTable/CloudTable/Reader/Function/Resource')!;
+    bundleDir = join(outdir, String(reader?.Metadata['aws:asset:path']));
   });
 
   after(async () => {
@@ -87,7 +85,8 @@ describe('infra: cdk synth and the reader bundle', () => {
   it('synthesizes offline with the pinned CLI, bundling with the local esbuild (no Docker)', () => {
     assert.equal(synth.code, 0, synth.stderr);
     assert.doesNotMatch(synth.stderr, /docker/i);
-    assert.equal(reader.Type, 'AWS::Lambda::Function');
+    assert.equal(reader?.Type, 'AWS::Lambda::Function');
+    assert.equal(reader.Metadata['aws:asset:is-bundled'], true);
   });
 
   it(`keeps the reader bundle under ${READER_BUNDLE_BUDGET_BYTES / 1024} KiB, self-contained, with a source map`, (t) => {

@@ -7,7 +7,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { CloudTable, type CloudTableProps } from './cloudtable.js';
-import { upstreamToml } from './proxy-config.js';
+import { adminToml, upstreamToml } from './proxy-config.js';
 
 export interface CloudTableStackProps extends StackProps, Omit<CloudTableProps, 'alarmActions'> {
   /** Subscribed to the alarm topic (AWS mails a confirmation link first). */
@@ -40,6 +40,10 @@ export class CloudTableStack extends Stack {
     new CfnOutput(this, 'ProxyConfig', {
       description: 'paste into /etc/cloudtable/cloudtable.toml on each mail host',
       value: upstreamToml(reader.url.url, this.region),
+    });
+    new CfnOutput(this, 'AdminConfig', {
+      description: "add to an operator's cloudtable.toml, after ProxyConfig",
+      value: adminToml(admin.url.url, this.region),
     });
   }
 }

@@ -66,6 +66,11 @@ export interface CloudTableProps {
   reader?: FunctionSizing;
   /** Default 1024 MB, 60 s, p99 alarm above 48 s. */
   admin?: FunctionSizing;
+  /**
+   * The operators' `admin.timeout_ms` (default: the CLI's default, 120 s).
+   * The admin function's timeout must be below it, for the same reason.
+   */
+  adminClientTimeout?: Duration;
   /** The admin function's transaction limits; unset ones keep the function's defaults (docs/store.md). */
   transactions?: TransactionSettings;
   /**
@@ -88,7 +93,11 @@ export class CloudTable extends Construct {
   readonly admin: UrlFunction;
   /** For mail hosts: invoke the reader through its URL, nothing else. */
   readonly mailHostPolicy: ManagedPolicy;
-  /** For operators (`cloudtable load`, `show`, `rollback`, `status`): invoke the admin function through its URL, nothing else. */
+  /**
+   * For operators (`cloudtable load`, `show`, `rollback`, `status`): invoke
+   * the admin function and the reader (load's confirmation lookups, status)
+   * through their URLs, nothing else.
+   */
   readonly operatorPolicy: ManagedPolicy;
   /** Runs the admin function's collection of old generations. */
   readonly collectSchedule: Rule;
@@ -99,12 +108,9 @@ export class CloudTable extends Construct {
     const reader = { memorySize: 512, timeout: Duration.seconds(3), p99Alarm: Duration.seconds(1), ...props.reader };
     const adminTimeout = props.admin?.timeout ?? Duration.seconds(60);
     const admin = { memorySize: 1024, timeout: adminTimeout, p99Alarm: Duration.millis(adminTimeout.toMilliseconds() * 0.8), ...props.admin };
-    const deadline = props.proxyDeadline ?? Duration.millis(defaultConfig().upstream.deadlineMs);
-    if (reader.timeout.toMilliseconds() >= deadline.toMilliseconds()) {
-      throw new Error(
-        `reader timeout ${reader.timeout.toMilliseconds()} ms must be below the proxy deadline ${deadline.toMilliseconds()} ms, or mail hosts give up before Lambda does`,
-      );
-    }
+    const clientDefaults = defaultConfig();
+    requireBelow('reader timeout', reader.timeout, 'the proxy deadline', props.proxyDeadline ?? Duration.millis(clientDefaults.upstream.deadlineMs));
+    requireBelow('admin timeout', admin.timeout, 'the admin client timeout', props.adminClientTimeout ?? Duration.millis(clientDefaults.admin.timeoutMs));
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
     this.table = createStoreTable(this, 'Table', {
@@ -148,8 +154,8 @@ export class CloudTable extends Construct {
       statements: this.reader.invokeStatements(),
     });
     this.operatorPolicy = new ManagedPolicy(this, 'OperatorPolicy', {
-      description: 'cloudtable: lets an operator call the admin Function URL, and nothing else',
-      statements: this.admin.invokeStatements(),
+      description: "cloudtable: lets an operator call the admin Function URL, and the reader's for confirmations and status; nothing else",
+      statements: [...this.admin.invokeStatements(), ...this.reader.invokeStatements()],
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -162,6 +168,16 @@ export class CloudTable extends Construct {
       actions: props.alarmActions ?? [],
       dashboard: props.dashboard ?? false,
     });
+  }
+}
+
+/**
+ * A function's timeout must be below its client's, so that Lambda ends a
+ * stuck invocation (and counts it as an error) before the client gives up.
+ */
+function requireBelow(what: string, timeout: Duration, limitName: string, limit: Duration): void {
+  if (timeout.toMilliseconds() >= limit.toMilliseconds()) {
+    throw new Error(`${what} ${timeout.toMilliseconds()} ms must be below ${limitName} ${limit.toMilliseconds()} ms, or the client gives up before Lambda does`);
   }
 }
 

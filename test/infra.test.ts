@@ -56,10 +56,12 @@ function roleStatements(template: Template, roleId: string): Statement[] {
     .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 }
 
-function invokeThroughUrlOnly(fnId: string): Statement[] {
+/** Invoking functions through their URLs only (CDK merges the statements of several functions into one per action). */
+function invokeThroughUrlOnly(...fnIds: string[]): Statement[] {
+  const resource = fnIds.length === 1 ? arnOf(fnIds[0]!) : fnIds.map(arnOf);
   return [
-    { Effect: 'Allow', Action: 'lambda:InvokeFunctionUrl', Resource: arnOf(fnId), Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } },
-    { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: arnOf(fnId), Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } } },
+    { Effect: 'Allow', Action: 'lambda:InvokeFunctionUrl', Resource: resource, Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } },
+    { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: resource, Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } } },
   ];
 }
 
@@ -179,15 +181,16 @@ describe('infra: the deployed stack', () => {
     }
   });
 
-  it('gives mail hosts a managed policy that only invokes the reader, and operators one that only invokes the admin function, through their URLs', () => {
+  it('gives mail hosts a managed policy that only invokes the reader, and operators one that only invokes the admin function and the reader, through their URLs', () => {
     const policies = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy');
     assert.deepEqual(Object.keys(policies).sort(), [ids.mailHostPolicy, ids.operatorPolicy].sort());
-    for (const [id, fn] of [
-      [ids.mailHostPolicy, reader.fn],
-      [ids.operatorPolicy, admin.fn],
+    for (const [id, statements] of [
+      [ids.mailHostPolicy, invokeThroughUrlOnly(reader.fn)],
+      // cloudtable load confirms keys and cloudtable status reads generations through the reader.
+      [ids.operatorPolicy, invokeThroughUrlOnly(admin.fn, reader.fn)],
     ] as const) {
       const policy = policies[id]!.Properties;
-      assert.deepEqual((policy.PolicyDocument as { Statement: Statement[] }).Statement, invokeThroughUrlOnly(fn));
+      assert.deepEqual((policy.PolicyDocument as { Statement: Statement[] }).Statement, statements);
       // Attached by the operator, to the principals of their choosing.
       assert.deepEqual([policy.Roles, policy.Users, policy.Groups], [undefined, undefined, undefined]);
     }
@@ -243,7 +246,7 @@ describe('infra: the deployed stack', () => {
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
 
-  it('outputs the URLs, region, table name and policies, and an upstream line the proxy parses', () => {
+  it('outputs the URLs, region, table name and policies, and the upstream and admin lines the CLI parses', () => {
     const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     const value = (key: string) => outputs[key]?.Value;
     assert.deepEqual(value('ReaderUrl'), { 'Fn::GetAtt': [reader.url, 'FunctionUrl'] });
@@ -254,21 +257,27 @@ describe('infra: the deployed stack', () => {
     assert.deepEqual(value('OperatorPolicyArn'), ref(ids.operatorPolicy));
     assert.deepEqual(value('AlarmTopicArn'), ref(ids.topic));
 
-    // CloudFormation fills in the URL (with its trailing slash) and the region at deploy time.
-    const deployed = { url: 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/', region: 'eu-west-1' };
-    const join = value('ProxyConfig') as { 'Fn::Join': [string, unknown[]] };
-    const line = join['Fn::Join'][1]
-      .map((part) => {
-        if (typeof part === 'string') return part;
-        if (same(part, ref('AWS::Region'))) return deployed.region;
-        if (same(part, value('ReaderUrl'))) return deployed.url;
-        throw new Error(`unexpected ${JSON.stringify(part)}`);
-      })
-      .join(join['Fn::Join'][0]);
-    assert.doesNotMatch(line, /\n/);
-    const config = buildConfig(parseToml(line));
-    assert.equal(config.upstream.url, 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws');
-    assert.equal(config.upstream.region, 'eu-west-1');
+    // CloudFormation fills in the URLs (with their trailing slash) and the region at deploy time.
+    const deployed = (part: unknown): string => {
+      if (same(part, ref('AWS::Region'))) return 'eu-west-1';
+      if (same(part, value('ReaderUrl'))) return 'https://readerabcdefghijklmnopqrstuvwx.lambda-url.eu-west-1.on.aws/';
+      if (same(part, value('AdminUrl'))) return 'https://adminabcdefghijklmnopqrstuvwxy.lambda-url.eu-west-1.on.aws/';
+      throw new Error(`unexpected ${JSON.stringify(part)}`);
+    };
+    const line = (key: string): string => {
+      const join = value(key) as { 'Fn::Join': [string, unknown[]] };
+      const text = join['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : deployed(part))).join(join['Fn::Join'][0]);
+      assert.doesNotMatch(text, /\n/, 'a stack output is one line');
+      return text;
+    };
+    // A mail host's file is the ProxyConfig line; an operator's adds the AdminConfig line.
+    const mailHost = buildConfig(parseToml(line('ProxyConfig')));
+    assert.equal(mailHost.upstream.url, 'https://readerabcdefghijklmnopqrstuvwx.lambda-url.eu-west-1.on.aws');
+    assert.equal(mailHost.upstream.region, 'eu-west-1');
+    const operator = buildConfig(parseToml(`${line('ProxyConfig')}\n${line('AdminConfig')}\n`));
+    assert.equal(operator.upstream.url, mailHost.upstream.url);
+    assert.equal(operator.admin.url, 'https://adminabcdefghijklmnopqrstuvwxy.lambda-url.eu-west-1.on.aws');
+    assert.equal(operator.admin.region, 'eu-west-1');
   });
 
   it('passes the AwsSolutions checks; each acknowledged finding is real and has a reason', () => {
@@ -390,6 +399,7 @@ describe('infra: options', () => {
       deletionProtection: false,
       reader: { memorySize: 1024, timeout: Duration.seconds(2) },
       admin: { timeout: Duration.minutes(2) },
+      adminClientTimeout: Duration.minutes(3),
       transactions: { lease: Duration.minutes(1), grace: Duration.seconds(45), keepPrevious: Duration.days(2), maxEntries: 500_000 },
       dashboard: true,
     });
@@ -412,12 +422,14 @@ describe('infra: options', () => {
     for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) assert.equal(a.Properties.AlarmActions, undefined);
   });
 
-  it('refuses a reader timeout that is not below the proxy deadline', () => {
+  it('refuses function timeouts that are not below their clients\' (the proxy deadline, the admin client timeout)', () => {
     assert.throws(() => new CloudTable(emptyStack(), 'T', { reader: { timeout: Duration.seconds(5) } }), /reader timeout 5000 ms must be below the proxy deadline 5000 ms/);
     assert.throws(
       () => new CloudTable(emptyStack(), 'T', { proxyDeadline: Duration.seconds(2), reader: { timeout: Duration.seconds(3) } }),
       /must be below the proxy deadline 2000 ms/,
     );
+    assert.throws(() => new CloudTable(emptyStack(), 'T', { admin: { timeout: Duration.minutes(2) } }), /admin timeout 120000 ms must be below the admin client timeout 120000 ms/);
+    assert.doesNotThrow(() => new CloudTable(emptyStack(), 'T', { admin: { timeout: Duration.minutes(2) }, adminClientTimeout: Duration.minutes(5) }));
   });
 
   it('refuses transaction limits the admin function would refuse at start', () => {

@@ -35,7 +35,7 @@ export class CloudTableStack extends Stack {
     new CfnOutput(this, 'TableName', { description: 'the DynamoDB table', value: table.tableName });
     new CfnOutput(this, 'AdminUrl', { description: 'the admin Function URL (AWS_IAM) for cloudtable load, show, rollback, status', value: admin.url.url });
     new CfnOutput(this, 'MailHostPolicyArn', { description: 'attach to each mail host role or user: invoke the reader URL only', value: mailHostPolicy.managedPolicyArn });
-    new CfnOutput(this, 'OperatorPolicyArn', { description: 'attach to each operator role or user: invoke the admin URL only', value: operatorPolicy.managedPolicyArn });
+    new CfnOutput(this, 'OperatorPolicyArn', { description: 'attach to each operator role or user: invoke the admin and reader URLs only', value: operatorPolicy.managedPolicyArn });
     new CfnOutput(this, 'AlarmTopicArn', { description: 'SNS topic the alarms notify; subscribe to it', value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'ProxyConfig', {
       description: 'paste into /etc/cloudtable/cloudtable.toml on each mail host',

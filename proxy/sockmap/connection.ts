@@ -63,6 +63,8 @@ export class SockmapConnection {
       socket.once('close', resolve);
     });
     socket.on('data', (chunk: Buffer) => {
+      // After our end, input is only read to see the client's end.
+      if (this.ended) return;
       this.reader.push(chunk);
       this.pump();
     });
@@ -101,7 +103,14 @@ export class SockmapConnection {
   private pump(): void {
     if (this.ended) return;
     let more = true;
-    while (this.replies.length < this.settings.maxInflight && !this.socket.writableNeedDrain) {
+    for (;;) {
+      if (this.replies.length >= this.settings.maxInflight) {
+        // Answered replies at the head make room.
+        this.flush();
+        if (this.replies.length >= this.settings.maxInflight) break;
+      }
+      // The client is not reading: 'drain' pumps again.
+      if (this.socket.writableNeedDrain) break;
       const frame = this.reader.next();
       if (frame === undefined) {
         more = false;
@@ -116,8 +125,7 @@ export class SockmapConnection {
       this.take(frame.payload);
     }
     this.flush();
-    if (this.inputDone) this.pause();
-    else if (more) this.pause();
+    if (this.inputDone || more) this.pause();
     else this.resume();
     if (this.replies.length === 0 && !more && this.mayEnd()) this.end();
   }
@@ -191,6 +199,7 @@ export class SockmapConnection {
     if (this.ended) return;
     this.ended = true;
     this.socket.end();
+    this.resume();
     const linger = setTimeout(() => this.socket.destroy(), LINGER_MS);
     linger.unref();
     this.socket.once('close', () => clearTimeout(linger));

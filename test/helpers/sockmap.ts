@@ -3,9 +3,13 @@
 
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import type { Config } from '../../proxy/config.js';
+import { silentLogger } from '../../proxy/log.js';
+import { createRuntime } from '../../proxy/runtime.js';
 import { parseListenAddress } from '../../proxy/sockmap/address.js';
 import { netstring, NetstringReader } from '../../proxy/sockmap/netstring.js';
-import { TEST_ENV } from './backend.js';
+import { SockmapServer, sockmapSettings } from '../../proxy/sockmap/server.js';
+import { TEST_CREDENTIALS, TEST_ENV } from './backend.js';
 import { exited, spawnCli } from './cli.js';
 
 export interface RunningSockmap {
@@ -66,10 +70,31 @@ export async function attach(child: ChildProcessWithoutNullStreams, count: numbe
   };
 }
 
+export interface InProcessSockmap {
+  server: SockmapServer;
+  /** The first listener's address. */
+  address: string;
+  close(): Promise<void>;
+}
+
+/** The socketmap server in this process (to watch its connections and buffers), on the real HTTP client. */
+export async function sockmapInProcess(config: Config): Promise<InProcessSockmap> {
+  const runtime = createRuntime(config, silentLogger, () => Promise.resolve(TEST_CREDENTIALS));
+  const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, silentLogger), silentLogger);
+  const [first] = await server.listen(config.sockmap.listen);
+  return {
+    server,
+    address: first!.name,
+    close: async () => {
+      await server.stop();
+      await runtime.close();
+    },
+  };
+}
+
 /** One client connection, as Postfix or Sendmail keeps one: netstring requests, replies read in order. */
 export class SockmapClient {
-  /** Every byte received, for byte-exact assertions. */
-  raw = Buffer.alloc(0);
+  private readonly received: Buffer[] = [];
   readonly closed: Promise<void>;
   private readonly reader = new NetstringReader(2_000_000);
   private readonly replies: string[] = [];
@@ -79,7 +104,7 @@ export class SockmapClient {
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.raw = Buffer.concat([this.raw, chunk]);
+      this.received.push(chunk);
       this.reader.push(chunk);
       for (let f = this.reader.next(); f !== undefined; f = this.reader.next()) {
         if ('error' in f) this.malformed = f.error;
@@ -95,6 +120,11 @@ export class SockmapClient {
       }),
     );
     socket.on('error', () => {});
+  }
+
+  /** Every byte received, for byte-exact assertions. */
+  get raw(): Buffer {
+    return Buffer.concat(this.received);
   }
 
   /** Connects to `inet:HOST:PORT` or `unix:PATH`. */

@@ -13,6 +13,7 @@ import { showCommand } from './commands/show.js';
 import { statusCommand } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
 import { SERVICES } from '../lambda/contract.js';
+import { DEFAULT_PORT } from './sockmap/address.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -60,8 +61,9 @@ export function buildCli(): Command {
     .command('demo')
     .description('the complete local stack with sample tables (what `npm start` runs)')
     .addOption(new Option('--port <n>', 'backend port').argParser(port).default(8787))
+    .addOption(new Option('--sockmap-port <n>', 'socketmap port on 127.0.0.1').argParser(port).default(DEFAULT_PORT))
     .option('--data <dir>', 'keep the data in this directory')
-    .action((flags: { port: number; data?: string }) => demoCommand(flags));
+    .action((flags: { port: number; sockmapPort: number; data?: string }) => demoCommand(flags));
 
   program
     .command('load')

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { exited, spawnCli } from './helpers/cli.js';
+import { findPostmap } from './helpers/postfix.js';
+import { SockmapClient } from './helpers/sockmap.js';
 import { SmtpdPeer, request } from './helpers/smtpd-peer.js';
 
 /** Waits until the child's stdout matches `re`; returns the match. */
@@ -36,8 +39,18 @@ const SIGNER = { AWS_ACCESS_KEY_ID: 'AKIDE2E', AWS_SECRET_ACCESS_KEY: 'e2e-secre
 describe('end to end', () => {
   it('npm start: the demo stack answers smtpd lookups, and stops cleanly on SIGINT', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cloudtable-e2e-'));
-    const demo = spawnCli(['demo', '--port', '0', '--data', dir], CREDS);
-    const [, url] = await waitFor(demo, /function \(backend\)\s+(http:\/\/127\.0\.0\.1:\d+)/);
+    const demo = spawnCli(['demo', '--port', '0', '--sockmap-port', '0', '--data', dir], CREDS);
+    const [, url, sockmap, postmap] = await waitFor(demo, /function \(backend\)\s+(http:\/\/127\.0\.0\.1:\d+)[^]*socketmap\s+(inet:127\.0\.0\.1:\d+)[^]*\n {2}(postmap .*)\n/);
+    const client = await SockmapClient.connect(sockmap!);
+    assert.equal(await client.request('virtual', 'alice@example.org'), 'OK alice');
+    client.close();
+    if (findPostmap()) {
+      // The printed command, pasted into a shell.
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('sh', ['-c', postmap!], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+      );
+      assert.equal(out, 'alice\n');
+    }
     const peer = new SmtpdPeer(['--upstream', url!], SIGNER);
     await peer.handshake('aliases');
     peer.write(request('aliases', 'lookup', 'alias', '0000e001', 'abuse'));

@@ -1,14 +1,19 @@
-import { relative } from 'node:path';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBackend } from '../../lambda/local/backend.js';
 import { replaceTable } from '../../lambda/store/replace.js';
+import { defaultConfig } from '../config.js';
 import { createLogger } from '../log.js';
+import { createRuntime } from '../runtime.js';
+import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
 import { untilSignal } from './backend.js';
 import { localCredentials } from './local-credentials.js';
 import { SAMPLE_TABLES } from './sample-tables.js';
 
 /** `npm start`: the whole local stack on embedded DynamoDB, with sample tables. */
-export async function demoCommand(flags: { port: number; data?: string }): Promise<void> {
+export async function demoCommand(flags: { port: number; sockmapPort: number; data?: string }): Promise<void> {
   const log = createLogger('warn', 'cloudtable-demo');
   const { credentials } = localCredentials();
   const backend = await startBackend({
@@ -19,6 +24,14 @@ export async function demoCommand(flags: { port: number; data?: string }): Promi
   });
   for (const t of SAMPLE_TABLES) await replaceTable(backend.store, t.name, t.entries, t.service);
 
+  // The socketmap server in front of it, as `cloudtable sockmap` runs it.
+  const config = defaultConfig();
+  config.upstream.url = backend.url;
+  config.sockmap.listen = [{ address: `inet:127.0.0.1:${flags.sockmapPort}`, dialect: 'postfix', mode: 0o660 }];
+  const runtime = createRuntime(config, log, () => Promise.resolve(credentials));
+  const sockmap = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
+  const [listener] = await sockmap.listen(config.sockmap.listen);
+
   const bin = relative(process.cwd(), fileURLToPath(new URL('dist/proxy/bin/cloudtable.js', packageRoot())));
   const env = `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`;
   const handshake = 'config|smtpd-version|7.8.0-portable\\nconfig|protocol|0.1\\nconfig|tablename|aliases\\nconfig|ready\\n';
@@ -27,6 +40,7 @@ export async function demoCommand(flags: { port: number; data?: string }): Promi
       `cloudtable local stack is up (embedded DynamoDB, ${flags.data ? `data in ${flags.data}` : 'in memory'}).`,
       ``,
       `  function (backend)  ${backend.url}`,
+      `  socketmap           ${listener!.name} (Postfix dialect)`,
       `  tables              ${SAMPLE_TABLES.map((t) => `${t.name} (${t.service}, ${t.entries.length})`).join(', ')}`,
       ``,
       `Ask it as OpenSMTPD would, from another terminal:`,
@@ -34,13 +48,27 @@ export async function demoCommand(flags: { port: number; data?: string }): Promi
       `  printf '${handshake}table|0.1|0|aliases|lookup|alias|0000000a|abuse\\n' \\`,
       `    | ${env} node ${bin} smtpd --upstream ${backend.url}`,
       ``,
+      `Ask it as Postfix would (postmap is in the postfix package):`,
+      ``,
+      `  ${postmapCommand(`socketmap:${listener!.name}:virtual`)}`,
+      ``,
       `Ctrl-C stops it.`,
       ``,
     ].join('\n'),
   );
   await untilSignal();
   process.stdout.write('stopping\n');
+  await sockmap.stop();
+  await runtime.close();
   await backend.close();
+}
+
+/** postmap reads main.cf first; on a host without Postfix set up, an empty one in a scratch directory does. */
+function postmapCommand(map: string): string {
+  if (existsSync('/etc/postfix/main.cf')) return `postmap -q alice@example.org ${map}`;
+  const dir = mkdtempSync(join(tmpdir(), 'cloudtable-postfix-'));
+  writeFileSync(join(dir, 'main.cf'), '');
+  return `postmap -c ${dir} -q alice@example.org ${map}`;
 }
 
 /** The package root, from this file's place in the source tree or in dist/. */

@@ -8,16 +8,21 @@ class Conn {
   /** Send times of the outstanding requests, oldest first. */
   private readonly sentAt: number[] = [];
   private head = 0;
-  onReply: (latencyMs: number, reply: string) => void = () => {};
+  /** Called once per read, with the latency and payload of each reply in it. */
+  onReplies: (latenciesMs: number[], replies: string[]) => void = () => {};
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
       const now = performance.now();
+      const latencies: number[] = [];
+      const replies: string[] = [];
       for (let f = this.reader.next(); f !== undefined; f = this.reader.next()) {
         if ('error' in f) throw new Error(`malformed reply: ${f.error}`);
-        this.onReply(now - this.sentAt[this.head++]!, f.payload.toString('utf8'));
+        latencies.push(now - this.sentAt[this.head++]!);
+        replies.push(f.payload.toString('utf8'));
       }
+      if (replies.length > 0) this.onReplies(latencies, replies);
       if (this.head > 4096) {
         this.sentAt.splice(0, this.head);
         this.head = 0;
@@ -71,9 +76,11 @@ export class SocketmapLoad {
     const c = this.conns[0]!;
     let left = this.requests.length;
     await new Promise<void>((resolve, reject) => {
-      c.onReply = (_ms, reply) => {
-        if (!reply.startsWith('OK ')) reject(new Error(`warm-up answer: ${reply}`));
-        if (--left === 0) resolve();
+      c.onReplies = (_ms, replies) => {
+        const bad = replies.find((r) => !r.startsWith('OK '));
+        if (bad !== undefined) reject(new Error(`warm-up answer: ${bad}`));
+        left -= replies.length;
+        if (left === 0) resolve();
       };
       c.send(this.requests);
     });
@@ -95,10 +102,11 @@ export class SocketmapLoad {
       this.conns.map(
         (c) =>
           new Promise<void>((resolve) => {
-            c.onReply = (lat) => {
-              done++;
-              if (latencies.length < 200_000) latencies.push(lat);
-              if (performance.now() < end) c.send(take(1));
+            c.onReplies = (lats) => {
+              done += lats.length;
+              if (latencies.length < 200_000) latencies.push(...lats);
+              // Refilled once per read, as a client with many requests queued would.
+              if (performance.now() < end) c.send(take(lats.length));
               else if (c.outstanding === 0) resolve();
             };
             c.send(take(depth));
@@ -114,9 +122,9 @@ export class SocketmapLoad {
     let sent = 0;
     let received = 0;
     for (const c of this.conns) {
-      c.onReply = (lat) => {
-        latencies.push(lat);
-        received++;
+      c.onReplies = (lats) => {
+        latencies.push(...lats);
+        received += lats.length;
       };
     }
     const t0 = performance.now();

@@ -146,6 +146,14 @@ describe('socketmap wire facts (Sendmail dialect, byte for byte)', () => {
     assert.equal(c.raw.toString(), '8:OK alice,9:NOTFOUND ,8:OK alice,8:OK alice,');
   });
 
+  it('answers a key that is not UTF-8 (Sendmail sends 8-bit keys as they are) NOTFOUND', async () => {
+    const c = await client();
+    c.write(Buffer.concat([Buffer.from('12:virtual caf'), Buffer.from([0xe9]), Buffer.from(',')]));
+    assert.deepEqual(await c.next(1), ['NOTFOUND ']);
+    assert.equal(await c.request('virtual', 'caf\uFFFD'), 'NOTFOUND ');
+    assert.equal(await c.request('virtual', 'alice@example.org'), 'OK alice');
+  });
+
   it('answers a request without a key PERM and keeps the connection', async () => {
     const c = await client();
     assert.equal(await c.request('virtual', ''), 'NOTFOUND ');

@@ -17,18 +17,20 @@ export interface RequestContext {
 
 /** The reply payload: at once for a cache hit or a bad request, else when the resolver settles (never rejects). */
 export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestContext): string | Promise<string> {
-  const space = payload.indexOf(0x20);
+  // One decoding of the whole request: the hit path is a handful of such calls.
+  const text = payload.toString('utf8');
+  const space = text.indexOf(' ');
   if (space <= 0) return failure('PERM', 'malformed request: expected "MAPNAME KEY"');
-  const name = payload.toString('utf8', 0, space);
+  const name = text.slice(0, space);
   const target = ctx.maps.target(name);
   if (target === undefined) {
     ctx.log.debug({ map: name }, 'request for an unknown map');
     return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');
   }
-  const keyBytes = payload.subarray(space + 1);
-  // No stored key is invalid UTF-8, so this one is certainly absent (Sendmail may send 8-bit keys).
-  if (!isUtf8(keyBytes)) return notFound(target.notFound);
-  const raw = keyBytes.toString('utf8');
+  // No stored key is invalid UTF-8, so such a key is certainly absent (Sendmail may send 8-bit keys).
+  // Decoding turned invalid bytes into U+FFFD; only then is the check needed.
+  if (text.includes('\uFFFD', space) && !isUtf8(payload)) return notFound(target.notFound);
+  const raw = text.slice(space + 1);
   const key = target.foldCase ? raw.toLowerCase() : raw;
   let answer;
   try {

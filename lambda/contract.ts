@@ -145,10 +145,7 @@ export function parseLookupResponse(body: unknown, expectedTable: string, expect
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
     throw new Error('response generation is not a non-negative integer');
   }
-  const { epoch } = body;
-  if (epoch !== undefined && (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0)) {
-    throw new Error('response epoch is not a non-negative integer');
-  }
+  const epoch = parseEpoch(body);
   if (!Array.isArray(results)) throw new Error('response results is not an array');
   if (results.length !== expectedCount) {
     throw new Error(`response has ${results.length} results for ${expectedCount} queries`);
@@ -190,6 +187,8 @@ export interface ListResponse {
   table: string;
   /** The active generation this page was read from: a listing whose pages disagree must be restarted. */
   generation: number;
+  /** As in LookupResponse. */
+  epoch?: number;
   entries: ListEntry[];
   /** Present when there may be more: pass it as `after`. */
   next?: string;
@@ -213,6 +212,15 @@ export function parseListRequest(body: unknown): ListRequest {
   return { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }), ...(limit !== undefined && { limit }) };
 }
 
+/** The optional `epoch` of an answer (absent from functions that predate it). */
+function parseEpoch(body: Record<string, unknown>): number | undefined {
+  const { epoch } = body;
+  if (epoch !== undefined && (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0)) {
+    throw new Error('response epoch is not a non-negative integer');
+  }
+  return epoch;
+}
+
 /** Validates a listing page as the proxy receives it; throws on anything else. */
 export function parseListResponse(body: unknown, expectedTable: string): ListResponse {
   if (!isRecord(body)) throw new Error('response is not a JSON object');
@@ -228,5 +236,6 @@ export function parseListResponse(body: unknown, expectedTable: string): ListRes
     return { key: e.key, value: e.value };
   });
   if (next !== undefined && (typeof next !== 'string' || next === '')) throw new Error('response next is not a non-empty string');
-  return { v: CONTRACT_VERSION, table: expectedTable, generation, entries: out, ...(next !== undefined && { next }) };
+  const epoch = parseEpoch(body);
+  return { v: CONTRACT_VERSION, table: expectedTable, generation, ...(epoch !== undefined && { epoch }), entries: out, ...(next !== undefined && { next }) };
 }

@@ -48,6 +48,7 @@ export async function list(store: Store, body: unknown, what: 'entries' | 'patte
     v: CONTRACT_VERSION,
     table: request.table,
     generation: meta.generation,
+    epoch: meta.epoch,
     entries: page.entries.map(([key, value]) => ({ key, value })),
     ...(page.next !== undefined && { next: page.next }),
   };

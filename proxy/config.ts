@@ -34,6 +34,12 @@ export interface CacheConfig {
   negativeTtlMs: number;
   /** How long after expiry a value may still be served when the upstream fails. */
   staleMs: number;
+  /**
+   * Longest time a cached answer is served without the table's generation
+   * having been confirmed by the function: a table in use is checked at
+   * least this often, so a commit reaches this proxy within it (plus one deadline).
+   */
+  maxStalenessMs: number;
 }
 
 export interface BreakerConfig {
@@ -143,6 +149,7 @@ export function defaultConfig(): Config {
       ttlMs: 300_000,
       negativeTtlMs: 60_000,
       staleMs: 3_600_000,
+      maxStalenessMs: 10_000,
     },
     breaker: { failures: 3, probeIntervalMs: 200 },
     tables: {},
@@ -203,12 +210,14 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
   c.upstream.maxResponseBytes = int(u.max_response_bytes, 'upstream.max_response_bytes', c.upstream.maxResponseBytes, 1024, 2 ** 31);
 
   const ca = section(r.cache, `${origin} [cache]`);
-  allowKeys(ca, `${origin} [cache]`, ['max_entries', 'max_bytes', 'ttl_s', 'negative_ttl_s', 'stale_s']);
+  allowKeys(ca, `${origin} [cache]`, ['max_entries', 'max_bytes', 'ttl_s', 'negative_ttl_s', 'stale_s', 'max_staleness_s']);
   c.cache.maxEntries = int(ca.max_entries, 'cache.max_entries', c.cache.maxEntries, 1, 100_000_000);
   c.cache.maxBytes = int(ca.max_bytes, 'cache.max_bytes', c.cache.maxBytes, 1024, 2 ** 40);
   c.cache.ttlMs = seconds(ca.ttl_s, 'cache.ttl_s', c.cache.ttlMs);
   c.cache.negativeTtlMs = seconds(ca.negative_ttl_s, 'cache.negative_ttl_s', c.cache.negativeTtlMs);
   c.cache.staleMs = seconds(ca.stale_s, 'cache.stale_s', c.cache.staleMs);
+  c.cache.maxStalenessMs = seconds(ca.max_staleness_s, 'cache.max_staleness_s', c.cache.maxStalenessMs);
+  if (c.cache.maxStalenessMs < 100) throw new ConfigError('cache.max_staleness_s must be at least 0.1');
 
   const b = section(r.breaker, `${origin} [breaker]`);
   allowKeys(b, `${origin} [breaker]`, ['failures', 'probe_interval_ms']);

@@ -11,7 +11,8 @@ export interface BatchResult {
 export interface BatchObserver {
   /** Once per HTTP request sent, with its size. */
   sent?(table: string, size: number): void;
-  succeeded(table: string, generation: number, seq: number, ms: number): void;
+  /** `epoch` orders generations across requests (absent from functions that predate it). */
+  succeeded(table: string, generation: number, seq: number, ms: number, epoch: number | undefined): void;
   failed(table: string, err: unknown, ms: number, size: number): void;
 }
 
@@ -91,7 +92,7 @@ export class Batcher {
     this.observer.sent?.(table, batch.length);
     try {
       const res = await this.upstream.lookup(table, batch.map((p) => p.query), timeoutMs);
-      this.observer.succeeded(table, res.generation, seq, performance.now() - started);
+      this.observer.succeeded(table, res.generation, seq, performance.now() - started, res.epoch);
       batch.forEach((p, i) => p.resolve({ result: res.results[i]!, generation: res.generation, seq }));
     } catch (err) {
       this.observer.failed(table, err, performance.now() - started, batch.length);

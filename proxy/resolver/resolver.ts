@@ -13,6 +13,19 @@ const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
 
 type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean };
 
+/** What the resolver knows of a table's active generation. */
+interface TableState {
+  generation: number;
+  /** The epoch it was answered with; undefined from a function that predates epochs (request order decides then). */
+  epoch: number | undefined;
+  /** Order the confirming request was sent in. */
+  seq: number;
+  /** When (Date.now()) the last request that confirmed this generation was sent. */
+  confirmedAt: number;
+  /** The table's last lookup: only tables in use are checked in the background. */
+  usedAt: number;
+}
+
 /**
  * One per process, shared by every front end and connection: the cache,
  * coalescing of identical misses, batching, the per-request deadline and the
@@ -25,8 +38,11 @@ export class Resolver {
   private readonly inflight = new Map<string, Promise<Outcome>>();
   private readonly batcher: Batcher;
   private readonly breaker: Breaker;
-  /** The newest generation seen per table, with the request order it was seen in. */
-  private readonly generations = new Map<string, { generation: number; seq: number }>();
+  /** The newest generation seen per table. */
+  private readonly generations = new Map<string, TableState>();
+  /** Tables whose generation is being checked in the background. */
+  private readonly checking = new Set<string>();
+  private readonly poller: NodeJS.Timeout;
   private lastTable: string | undefined;
 
   constructor(
@@ -45,10 +61,13 @@ export class Resolver {
       { windowMs: config.upstream.batchWindowMs, max: config.upstream.batchMax, timeoutMs: config.upstream.deadlineMs },
       {
         sent: (table, size) => observer.requestSent(table, size),
-        succeeded: (table, generation, seq, ms) => this.upstreamSucceeded(table, generation, seq, ms),
+        succeeded: (table, generation, seq, ms, epoch) => this.upstreamSucceeded(table, generation, epoch, seq, ms),
         failed: (table, err, ms, size) => this.upstreamFailed(table, err, ms, size),
       },
     );
+    // Checked a few times per max_staleness, so confirmations arrive before hits would have to wait for one.
+    this.poller = setInterval(() => this.checkTablesInUse(), Math.max(25, Math.floor(config.cache.maxStalenessMs / 4)));
+    this.poller.unref();
   }
 
   /**
@@ -58,7 +77,7 @@ export class Resolver {
    * towards the circuit breaker like any other. Rejects at once while the
    * circuit is open.
    */
-  async observed<T extends { generation: number }>(table: string, request: () => Promise<T>): Promise<T> {
+  async observed<T extends { generation: number; epoch?: number }>(table: string, request: () => Promise<T>): Promise<T> {
     if (this.breaker.open) throw new Error('upstream unavailable (circuit open)');
     this.lastTable = table;
     const seq = this.batcher.nextSeq();
@@ -71,13 +90,14 @@ export class Resolver {
       this.upstreamFailed(table, err, performance.now() - started, 0);
       throw err;
     }
-    this.upstreamSucceeded(table, res.generation, seq, performance.now() - started);
+    this.upstreamSucceeded(table, res.generation, res.epoch, seq, performance.now() - started);
     return res;
   }
 
-  private upstreamSucceeded(table: string, generation: number, seq: number, ms: number): void {
+  private upstreamSucceeded(table: string, generation: number, epoch: number | undefined, seq: number, ms: number): void {
     this.observer.requestDone(table, 'ok', ms);
-    this.observeGeneration(table, generation, seq);
+    // The function read the table's META after the request was sent: it was this generation then or later.
+    this.observeGeneration(table, generation, epoch, seq, Date.now() - ms);
     this.breaker.succeeded();
   }
 
@@ -91,10 +111,18 @@ export class Resolver {
     else this.breaker.succeeded();
   }
 
-  /** The synchronous hit path: a fresh cached answer, or undefined. */
+  /**
+   * The synchronous hit path: a fresh cached answer of the table's current
+   * generation, confirmed by the function within max_staleness, or undefined.
+   */
   lookupCached(table: string, service: Service, key: string): Answer | undefined {
     const entry = this.cache.get(cacheKey(table, service, key));
-    if (entry === undefined || entry.freshUntil <= Date.now() || !this.isCurrent(table, entry)) return undefined;
+    if (entry === undefined) return undefined;
+    const now = Date.now();
+    if (entry.freshUntil <= now) return undefined;
+    const g = this.generations.get(table);
+    if (g === undefined || g.generation !== entry.generation || now - g.confirmedAt > this.config.cache.maxStalenessMs) return undefined;
+    g.usedAt = now;
     if (entry.value === undefined) {
       this.observer.answered(table, service, 'negative');
       return { kind: 'not-found', source: 'cache' };
@@ -112,10 +140,20 @@ export class Resolver {
     return Promise.resolve(this.lookupCached(table, service, key) ?? this.miss(table, service, key));
   }
 
-  /** Drops every cached answer (smtpd `update`). */
-  clear(): void {
+  /**
+   * smtpd `update`: asks the function for the table's generation now, then
+   * starts afresh from it. Fails, keeping the cache, when the function
+   * cannot answer: there is nothing better to start from.
+   */
+  async update(table: string): Promise<void> {
+    await this.checkGeneration(table);
     this.cache.clear();
-    this.generations.clear();
+  }
+
+  /** A generation-only request: what the function's active generation of `table` is now. */
+  async checkGeneration(table: string): Promise<number> {
+    const res = await this.observed(table, () => this.upstream.lookup(table, [], this.config.upstream.deadlineMs));
+    return res.generation;
   }
 
   get circuitOpen(): boolean {
@@ -137,12 +175,15 @@ export class Resolver {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.poller);
     this.breaker.close();
     await this.upstream.close();
   }
 
   private miss(table: string, service: Service, key: string): Promise<Answer> {
     this.lastTable = table;
+    const g = this.generations.get(table);
+    if (g) g.usedAt = Date.now();
     const ck = cacheKey(table, service, key);
     if (this.breaker.open) return Promise.resolve(this.fallback(table, service, ck, 'upstream unavailable (circuit open)', false));
 
@@ -214,10 +255,19 @@ export class Resolver {
     return this.fallback(table, service, ck, r.reason, false);
   }
 
-  /** The answer when the function could not give one: a stale value inside its window, else an error. */
+  /**
+   * The answer when the function could not give one: a cached answer still
+   * fresh (only its generation could not be confirmed), a stale value inside
+   * its window, else an error.
+   */
   private fallback(table: string, service: Service, ck: string, reason: string, timeout: boolean): Answer {
     const entry = this.cache.get(ck);
-    if (entry?.value !== undefined && Date.now() < entry.staleUntil && this.staleMs(table, service) > 0) {
+    const now = Date.now();
+    if (entry !== undefined && now < entry.freshUntil && this.isCurrent(table, entry)) {
+      this.observer.answered(table, service, 'stale');
+      return entry.value === undefined ? { kind: 'not-found', source: 'stale' } : { kind: 'found', value: entry.value, source: 'stale' };
+    }
+    if (entry?.value !== undefined && now < entry.staleUntil && this.staleMs(table, service) > 0) {
       this.observer.answered(table, service, 'stale');
       return { kind: 'found', value: entry.value, source: 'stale' };
     }
@@ -239,11 +289,36 @@ export class Resolver {
     return g === undefined || g.generation === entry.generation;
   }
 
-  private observeGeneration(table: string, generation: number, seq: number): void {
+  /**
+   * Takes an answer's generation if it is newer than what is known: by epoch
+   * (a rollback reactivates an older generation number with a higher epoch),
+   * by request order where the function sends no epoch. An answer of the
+   * known generation confirms it.
+   */
+  private observeGeneration(table: string, generation: number, epoch: number | undefined, seq: number, sentAt: number): void {
     const g = this.generations.get(table);
-    if (g === undefined || seq > g.seq) {
-      if (g !== undefined && g.generation !== generation) this.log.info({ table, from: g.generation, to: generation }, 'table generation changed: older cached answers dropped');
-      this.generations.set(table, { generation, seq });
+    const newer = g === undefined || (epoch !== undefined && g.epoch !== undefined ? epoch > g.epoch : seq > g.seq && (epoch !== g.epoch || generation !== g.generation));
+    if (newer) {
+      if (g !== undefined && g.generation !== generation) this.log.info({ table, from: g.generation, to: generation, epoch }, 'table generation changed: older cached answers dropped');
+      this.generations.set(table, { generation, epoch, seq, confirmedAt: sentAt, usedAt: g?.usedAt ?? Date.now() });
+    } else if (generation === g.generation && epoch === g.epoch) {
+      g.confirmedAt = Math.max(g.confirmedAt, sentAt);
+      g.seq = Math.max(g.seq, seq);
+    }
+  }
+
+  /** Checks the generation of every table in use that has not been confirmed for half of max_staleness. */
+  private checkTablesInUse(): void {
+    if (this.breaker.open) return; // the breaker's probe finds out when the function is back
+    const now = Date.now();
+    const inUse = Math.max(this.config.cache.ttlMs, this.config.cache.negativeTtlMs);
+    for (const [table, g] of this.generations) {
+      if (now - g.usedAt > inUse || now - g.confirmedAt < this.config.cache.maxStalenessMs / 2 || this.checking.has(table)) continue;
+      this.checking.add(table);
+      this.checkGeneration(table)
+        // A failure is logged and counted by observed(); the next tick tries again.
+        .catch(() => undefined)
+        .finally(() => this.checking.delete(table));
     }
   }
 

@@ -63,11 +63,10 @@ export class SmtpdTables implements TableService {
     return a.kind === 'found' ? this.checked(table, service, a.value, a) : a;
   }
 
-  update(): Promise<void> {
-    this.o.resolver.clear();
+  async update(table: string): Promise<void> {
+    await this.o.resolver.update(table);
     this.o.sets.clear();
     this.o.onUpdate();
-    return Promise.resolve();
   }
 
   private match(table: string, service: Service, key: string): Answer | Promise<Answer> {

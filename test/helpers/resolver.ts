@@ -45,3 +45,35 @@ export function testResolver(config: Config, observer?: ResolverObserver): { res
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The real upstream, with a gate: `holdNext()` keeps the next lookup from
+ * being sent until released, so a test can make answers arrive in another
+ * order than their requests were made.
+ */
+export class GatedUpstream implements Upstream {
+  private gate: Promise<void> | undefined;
+
+  constructor(private readonly inner: Upstream) {}
+
+  holdNext(): () => void {
+    let release!: () => void;
+    this.gate = new Promise((resolve) => (release = resolve));
+    return release;
+  }
+
+  async lookup(table: string, queries: LookupQuery[], timeoutMs: number): Promise<LookupResponse> {
+    const gate = this.gate;
+    this.gate = undefined;
+    if (gate) await gate;
+    return this.inner.lookup(table, queries, timeoutMs);
+  }
+
+  list(what: Listing, table: string, after: string | undefined, timeoutMs: number): Promise<ListResponse> {
+    return this.inner.list(what, table, after, timeoutMs);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

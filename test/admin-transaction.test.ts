@@ -4,7 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { checkEntries } from '../lambda/admin/entries.js';
 import type { Backend } from '../lambda/local/backend.js';
+import { SAMPLE_TABLES } from '../proxy/commands/sample-tables.js';
 import type { AdminClient } from '../proxy/admin/client.js';
 import type { HttpUpstream } from '../proxy/upstream/client.js';
 import { TestClock, startTestBackend, testAdminClient, testReader } from './helpers/backend.js';
@@ -173,6 +175,13 @@ describe('admin transaction', () => {
       ],
     );
     await admin.rollback(table, b.txn);
+  });
+
+  it('the sample tables of npm start pass the same checks', () => {
+    for (const t of SAMPLE_TABLES) {
+      const checked = checkEntries(t.service, t.entries.map(([key, value]) => ({ key, value })));
+      assert.deepEqual(checked.rejected, [], t.name);
+    }
   });
 
   it('a second writer gets a clear error while the first holds the table, and can begin once it is done', async () => {

@@ -126,6 +126,25 @@ describe('sockmap under random and hostile input', () => {
     assert.ok(replies.every((r) => r === `OK ${BIG}`));
     c.close();
   });
+
+  it('closes connections beyond max_connections at once, and accepts again when one ends', async () => {
+    const limited = await sockmapInProcess(testConfig(backend.url, { sockmap: { listen: [{ address: 'inet:127.0.0.1:0' }], max_connections: 2 } }));
+    try {
+      const [a, b] = await Promise.all([SockmapClient.connect(limited.address), SockmapClient.connect(limited.address)]);
+      for (const c of [a!, b!]) assert.equal(await c.request('virtual', 'key1'), `OK ${value(1)}`);
+      const over = await SockmapClient.connect(limited.address);
+      await over.closed;
+      assert.deepEqual(limited.server.stats(), { connections: 2, buffered: 0, refused: 1 });
+      a!.close();
+      await waitFor(() => limited.server.stats().connections === 1);
+      const again = await SockmapClient.connect(limited.address);
+      assert.equal(await again.request('virtual', 'key2'), `OK ${value(2)}`);
+      assert.equal(await b!.request('virtual', 'key3'), `OK ${value(3)}`);
+      for (const c of [b!, again]) c.close();
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -25,7 +25,7 @@ const WRITE_AT = 64 * 1024;
  * part of one, gets this long to send it: it was accepted a moment ago and
  * its request is on the way.
  */
-const FIRST_REQUEST_GRACE_MS = 1000;
+const REQUEST_GRACE_MS = 1000;
 
 /** A peer that stopped reading gets this long to take our last replies after we end. */
 const LINGER_MS = 30_000;
@@ -93,7 +93,7 @@ export class SockmapConnection {
     const grace = setTimeout(() => {
       this.graceOver = true;
       this.pump();
-    }, FIRST_REQUEST_GRACE_MS);
+    }, REQUEST_GRACE_MS);
     this.socket.once('close', () => clearTimeout(grace));
     this.pump();
     return this.finished;

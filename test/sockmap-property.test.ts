@@ -9,7 +9,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check';
 import type { Backend } from '../lambda/local/backend.js';
 import { netstring } from '../proxy/sockmap/netstring.js';
-import { startTestBackend } from './helpers/backend.js';
+import { recordRequests, startTestBackend } from './helpers/backend.js';
 import { testConfig } from './helpers/resolver.js';
 import { SockmapClient, sockmapInProcess, type InProcessSockmap } from './helpers/sockmap.js';
 
@@ -125,6 +125,23 @@ describe('sockmap under random and hostile input', () => {
     const replies = await c.next(count, 60_000);
     assert.ok(replies.every((r) => r === `OK ${BIG}`));
     c.close();
+  });
+
+  it('batches misses of many connections into few HTTP requests, and coalesces identical ones', async () => {
+    const fresh = await sockmapInProcess(testConfig(backend.url, { sockmap: { listen: [{ address: 'inet:127.0.0.1:0' }] }, upstream: { batch_window_ms: 5 } }));
+    const requests = recordRequests(backend);
+    try {
+      const clients = await Promise.all(Array.from({ length: KEYS }, () => SockmapClient.connect(fresh.address)));
+      // All connections ask key0 at once, then each its own key.
+      const replies = await Promise.all(clients.map(async (c, i) => [await c.request('virtual', 'key0'), await c.request('virtual', `key${i}`)]));
+      assert.deepEqual(replies, clients.map((_, i) => [`OK ${value(0)}`, `OK ${value(i)}`]));
+      const lookups = requests.paths.filter((p) => p === '/v1/lookup').length;
+      assert.ok(lookups <= 4, `${lookups} HTTP requests for ${KEYS} connections`);
+      assert.equal(requests.bodies.join('').split('"key0"').length - 1, 1, 'key0 was asked of the function once');
+      for (const c of clients) c.close();
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('closes connections beyond max_connections at once, and accepts again when one ends', async () => {

@@ -29,7 +29,7 @@ describe('sockmap lifecycle', () => {
   });
 
   it('keeps accepting while the server is replaced on a socket-activated listener', async () => {
-    const holder = await SocketHolder.start(['--upstream', backend.url]);
+    const holder = await SocketHolder.start(['--upstream', backend.url], 'sendmail');
     const address = `inet:127.0.0.1:${holder.port}`;
     const outcomes = { ok: 0, failed: [] as string[] };
     let running = true;
@@ -49,7 +49,8 @@ describe('sockmap lifecycle', () => {
     };
     try {
       const a = await holder.startInstance();
-      await a.waitFor(/^listening inet:127\.0\.0\.1:\d+ postfix$/m);
+      // The dialect comes from the socket's FileDescriptorName=.
+      await a.waitFor(new RegExp(`^listening inet:127\\.0\\.0\\.1:${holder.port} sendmail$`, 'm'));
       const persistent = await SockmapClient.connect(address);
       assert.equal(await persistent.request('virtual', 'alice@example.org'), 'OK alice');
       const loaders = [load(), load()];

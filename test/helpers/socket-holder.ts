@@ -53,8 +53,11 @@ export class SocketHolder {
     });
   }
 
-  /** Binds 127.0.0.1 on an ephemeral port and hands the socket to the holder; this process keeps no copy. */
-  static async start(args: string[]): Promise<SocketHolder> {
+  /**
+   * Binds 127.0.0.1 on an ephemeral port and hands the socket to the holder;
+   * this process keeps no copy. `fdName` is the socket unit's FileDescriptorName=.
+   */
+  static async start(args: string[], fdName?: string): Promise<SocketHolder> {
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
@@ -62,7 +65,7 @@ export class SocketHolder {
     const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
     const holder = spawn('sh', ['-c', HOLDER, 'holder', ...CLI, 'sockmap', ...args], {
       cwd: ROOT,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...TEST_ENV },
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...TEST_ENV, ...(fdName !== undefined && { LISTEN_FDNAMES: fdName }) },
       stdio: ['pipe', 'pipe', 'inherit', fd],
     }) as ChildProcessWithoutNullStreams;
     server.close();

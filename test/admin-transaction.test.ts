@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { checkEntries } from '../lambda/admin/entries.js';
+import { limitsFromEnv } from '../lambda/admin/limits.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { SAMPLE_TABLES } from '../proxy/commands/sample-tables.js';
 import type { AdminClient } from '../proxy/admin/client.js';
@@ -175,6 +176,20 @@ describe('admin transaction', () => {
       ],
     );
     await admin.rollback(table, b.txn);
+  });
+
+  it("reads the admin function's limits from its environment, refusing nonsense at start", () => {
+    assert.deepEqual(limitsFromEnv({}), {});
+    assert.deepEqual(limitsFromEnv({ CLOUDTABLE_LEASE_S: '60', CLOUDTABLE_GRACE_S: '45', CLOUDTABLE_KEEP_PREVIOUS_S: '0', CLOUDTABLE_MAX_ENTRIES: '5000' }), {
+      leaseMs: 60_000,
+      graceMs: 45_000,
+      keepPreviousMs: 0,
+      maxEntries: 5000,
+    });
+    assert.throws(() => limitsFromEnv({ CLOUDTABLE_LEASE_S: '1' }), /CLOUDTABLE_LEASE_S must be an integer from 5 to 3600, not "1"/);
+    assert.throws(() => limitsFromEnv({ CLOUDTABLE_GRACE_S: 'soon' }), /CLOUDTABLE_GRACE_S/);
+    assert.throws(() => limitsFromEnv({ CLOUDTABLE_GRACE_S: '60', CLOUDTABLE_KEEP_PREVIOUS_S: '30' }), /at least CLOUDTABLE_GRACE_S/);
+    assert.throws(() => limitsFromEnv({ CLOUDTABLE_KEEP_PREVIOUS_S: '10' }), /at least CLOUDTABLE_GRACE_S/, 'against the default grace (30 s) too');
   });
 
   it('the sample tables of npm start pass the same checks', () => {

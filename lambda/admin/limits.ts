@@ -1,4 +1,4 @@
-import type { TransactionLimits } from '../store/transaction.js';
+import { DEFAULT_TRANSACTION_LIMITS, type TransactionLimits } from '../store/transaction.js';
 
 /**
  * Transaction limits from the admin function's environment (set by the
@@ -20,7 +20,7 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv): Partial<TransactionLimits
   if (keep !== undefined) out.keepPreviousMs = keep;
   const maxEntries = number(env, 'CLOUDTABLE_MAX_ENTRIES', 1, 100_000_000);
   if (maxEntries !== undefined) out.maxEntries = maxEntries;
-  if (out.keepPreviousMs !== undefined && out.keepPreviousMs > 0 && out.keepPreviousMs < (out.graceMs ?? 0)) {
+  if (out.keepPreviousMs !== undefined && out.keepPreviousMs > 0 && out.keepPreviousMs < (out.graceMs ?? DEFAULT_TRANSACTION_LIMITS.graceMs)) {
     throw new Error('CLOUDTABLE_KEEP_PREVIOUS_S must be 0 or at least CLOUDTABLE_GRACE_S');
   }
   return out;

@@ -52,10 +52,13 @@ describe('cloudtable load, show, rollback, status', () => {
 
   it('an invalid file: every error with its line, exit 65, the table untouched and free', async () => {
     await h.seed(table);
-    const bad = 'root alice\nbob\nroot carol\nok: fine\ny: "unterminated\n';
+    const bad = `root alice\nbob\nroot carol\nok: fine\ny: "unterminated\nbig ${'x'.repeat(200_000)}\n`;
     const r = await h.cli(['load', table, h.file('bad', bad), ...h.urls()]);
     assert.equal(r.code, 65, r.stderr);
-    assert.match(r.stdout, /bad: 3 errors:\n  line 2: "bob" has no value, but this is a key-value table \(line 1 made it one\)\n  line 3: "root" is already on line 1\n  line 5: "y": unterminated quote or escape in alias list\nnothing changed\n/);
+    assert.match(
+      r.stdout,
+      /bad: 4 errors:\n  line 2: "bob" has no value, but this is a key-value table \(line 1 made it one\)\n  line 3: "root" is already on line 1\n  line 5: "y": unterminated quote or escape in alias list\n  line 6: "big": value longer than 131072 bytes\nnothing changed\n/,
+    );
     assert.equal(await h.value(table, 'root'), 'alice');
     const l = await h.admin.list({ table });
     assert.deepEqual([l.generation, l.transaction], [1, undefined]);

@@ -57,6 +57,7 @@ export async function loadCommand(table: string, file: string, flags: LoadFlags)
       progress: (label) => createProgress(process.stderr, size, label),
       signal: interrupt.signal,
       print: (line) => process.stdout.write(`${line}\n`),
+      note: (line) => void (process.stderr.isTTY && process.stderr.write(`${line}\n`)),
       lookupTimeoutMs: config.upstream.deadlineMs,
     });
     process.exitCode = EXIT[outcome];

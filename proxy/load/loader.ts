@@ -37,6 +37,8 @@ export interface LoadOptions {
   signal: AbortSignal;
   /** Lines of the summary (stdout). */
   print: (line: string) => void;
+  /** What a long step is doing, for a person watching (stderr on a terminal). */
+  note: (line: string) => void;
   /** Deadline of each confirmation lookup. */
   lookupTimeoutMs: number;
 }
@@ -67,6 +69,7 @@ export async function loadTable(o: LoadOptions): Promise<LoadOutcome> {
   try {
     const read = await sendFile(o, hello, txn, service, lease);
     o.print(`${o.table}: ${read.entries} entries read from ${o.source} (${o.format} format, service ${service})`);
+    o.note(`validating: comparing with generation ${begun.base ?? '(none)'}…`);
     const v = await interruptible(o.signal, o.admin.validate(o.table, txn, read.total), lease);
     if (!v.ok) {
       printProblems(o, v);
@@ -126,7 +129,9 @@ interface FileRead {
  * every problem in line order and the transaction cannot be applied.
  */
 async function sendFile(o: LoadOptions, hello: HelloResponse, txn: string, service: string, lease: Lease): Promise<FileRead> {
-  const maxBatchBytes = Math.floor(hello.limits.maxBodyBytes * 0.9);
+  // A batch ends once past this: room is left for one more entry of the largest size (every
+  // character escaped) and the request's own fields.
+  const maxBatchBytes = hello.limits.maxBodyBytes - (hello.limits.maxKeyBytes + hello.limits.maxValueBytes) * 6 - 4096;
   const isList = LIST_SERVICES.has(service);
   let entries = 0;
   let total = 0;
@@ -173,22 +178,27 @@ async function sendFile(o: LoadOptions, hello: HelloResponse, txn: string, servi
       if (o.signal.aborted) throw new Interrupted('interrupted');
       lease.check();
       if (failure !== undefined) throw failure;
-      if (batch.length + refused.length >= hello.limits.batchSize || batchBytes >= maxBatchBytes) await flush();
+      if (batch.length + refused.length >= hello.limits.batchSize) await flush();
+      let item: SendEntry | EntryProblem;
       if ('error' in p) {
-        refused.push({ line: p.line, key: '', message: p.error });
-        batchBytes += p.error.length + 40;
-        continue;
+        item = { line: p.line, key: '', message: p.error };
+        refused.push(item);
+      } else if (p.value === '' && !isList) {
+        item = { line: p.line, key: p.key.slice(0, 100), message: `no value: a ${service} table needs "key value" lines` };
+        refused.push(item);
+      } else if (Buffer.byteLength(p.key) > hello.limits.maxKeyBytes || Buffer.byteLength(p.value) > hello.limits.maxValueBytes) {
+        const what = Buffer.byteLength(p.key) > hello.limits.maxKeyBytes ? `key longer than ${hello.limits.maxKeyBytes}` : `value longer than ${hello.limits.maxValueBytes}`;
+        item = { line: p.line, key: p.key.slice(0, 100), message: `${what} bytes` };
+        refused.push(item);
+      } else {
+        // A list entry stands for itself: its value is its key.
+        item = { key: p.key, value: p.value === '' ? p.key : p.value, line: p.line };
+        entries++;
+        batch.push(item);
       }
-      if (p.value === '' && !isList) {
-        refused.push({ line: p.line, key: p.key.slice(0, 100), message: `no value: a ${service} table needs "key value" lines` });
-        batchBytes += 200;
-        continue;
-      }
-      // A list entry stands for itself: its value is its key.
-      const entry: SendEntry = { key: p.key, value: p.value === '' ? p.key : p.value, line: p.line };
-      entries++;
-      batch.push(entry);
-      batchBytes += entry.key.length + entry.value.length + 40;
+      // The body's size as sent: a batch ends before it would pass the function's limit.
+      batchBytes += Buffer.byteLength(JSON.stringify(item)) + 1;
+      if (batchBytes >= maxBatchBytes) await flush();
       if (entries % 1000 === 0) progress.update(bytesRead, entries);
     }
     await flush();

@@ -88,6 +88,12 @@ describe('Postfix postmap -q against cloudtable sockmap', { skip: POSTMAP ? fals
     assert.match(r.stderr, /socketmap server permanent error: unknown map no\/such\/map/);
   });
 
+  it('answers a map whose table the function does not have PERM, not a temporary failure', async () => {
+    const r = await postmap.query('alice@example.org', inet, 'nosuchtable');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /socketmap server permanent error: unknown map nosuchtable/);
+  });
+
   describe('with the function down', () => {
     let refused: RunningSockmap;
     let silent: RunningSockmap;

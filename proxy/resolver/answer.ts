@@ -9,4 +9,5 @@ export type Source = 'cache' | 'upstream' | 'stale';
 export type Answer =
   | { kind: 'found'; value: string; source: Source }
   | { kind: 'not-found'; source: Source }
-  | { kind: 'error'; reason: string; timeout: boolean };
+  /** `unknownTable`: the function has no such table (socketmap answers it as an unknown map). */
+  | { kind: 'error'; reason: string; timeout: boolean; unknownTable?: true };

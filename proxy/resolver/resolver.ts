@@ -11,7 +11,7 @@ import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 /** Services whose values are never served stale: a revoked password must stop working. */
 const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
 
-type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean };
+type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean; unknownTable: boolean };
 
 /** What the resolver knows of a table's active generation. */
 interface TableState {
@@ -236,13 +236,20 @@ export class Resolver {
       (err: unknown): Outcome => {
         // The request was aborted at the first caller's deadline: the same answer as the caller's own timer.
         const timeout = err instanceof UpstreamError && err.kind === 'timeout';
-        return { failure: timeout ? this.deadlineReason : describe(err), timeout };
+        return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof UpstreamError && err.unknownTable };
       },
     );
   }
 
   private settle(table: string, service: Service, ck: string, outcome: Outcome): Answer {
-    if ('failure' in outcome) return this.fallback(table, service, ck, outcome.failure, outcome.timeout);
+    if ('failure' in outcome) {
+      if (outcome.unknownTable) {
+        // Nothing cached can stand in for a table that does not exist.
+        this.observer.answered(table, service, 'error');
+        return { kind: 'error', reason: outcome.failure, timeout: false, unknownTable: true };
+      }
+      return this.fallback(table, service, ck, outcome.failure, outcome.timeout);
+    }
     const r = outcome.ok.result;
     if (r.s === 'found') {
       this.observer.answered(table, service, 'miss');

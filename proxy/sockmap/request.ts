@@ -3,6 +3,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { Logger } from '../log.js';
+import type { Answer } from '../resolver/answer.js';
 import type { TableService } from '../tables/table-service.js';
 import { failure, notFound, replyFor, type Dialect } from './dialect.js';
 import type { MapDirectory } from './maps.js';
@@ -23,10 +24,7 @@ export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestCon
   if (space <= 0) return failure('PERM', 'malformed request: expected "MAPNAME KEY"');
   const name = text.slice(0, space);
   const target = ctx.maps.target(name);
-  if (target === undefined) {
-    ctx.log.debug({ map: name }, 'request for an unknown map');
-    return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');
-  }
+  if (target === undefined) return unknownMap(name, ctx);
   // No stored key is invalid UTF-8, so such a key is certainly absent (Sendmail may send 8-bit keys).
   // Decoding turned invalid bytes into U+FFFD; only then is the check needed.
   if (text.includes('\uFFFD', space) && !isUtf8(payload)) return notFound(target.notFound);
@@ -39,14 +37,21 @@ export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestCon
     ctx.log.error({ err: String(err), map: name }, 'internal error in lookup');
     return failure('TEMP', 'internal error');
   }
-  if (!(answer instanceof Promise)) return logged(replyFor(answer, dialect, target.notFound), name, ctx.log);
+  const reply = (a: Answer): string => (a.kind === 'error' && a.unknownTable ? unknownMap(name, ctx) : logged(replyFor(a, dialect, target.notFound), name, ctx.log));
+  if (!(answer instanceof Promise)) return reply(answer);
   return answer.then(
-    (a) => logged(replyFor(a, dialect, target.notFound), name, ctx.log),
+    reply,
     (err: unknown) => {
       ctx.log.error({ err: String(err), map: name }, 'internal error in lookup');
       return failure('TEMP', 'internal error');
     },
   );
+}
+
+/** A map no table stands behind: not configured, or a table the function does not have. */
+function unknownMap(name: string, ctx: RequestContext): string {
+  ctx.log.debug({ map: name }, 'request for an unknown map');
+  return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');
 }
 
 /**

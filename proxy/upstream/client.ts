@@ -29,8 +29,15 @@ export class UpstreamError extends Error {
     readonly kind: UpstreamFailure,
     message: string,
     readonly status?: number,
+    /** The function's own error code (`unknown-table`, `bad-request`…), when it sent one. */
+    readonly code?: string,
   ) {
     super(message);
+  }
+
+  /** The function says the table does not exist: a configuration problem, not an outage. */
+  get unknownTable(): boolean {
+    return this.code === 'unknown-table';
   }
 }
 
@@ -92,7 +99,10 @@ export class HttpUpstream implements Upstream {
       throw new UpstreamError('network', describe(err));
     }
     const scrubbed = (msg: string): string => withoutEchoes(msg, headers, keys);
-    if (status !== 200) throw new UpstreamError('http', `HTTP ${status}${errorCode(text, scrubbed)}`, status);
+    if (status !== 200) {
+      const { code, detail } = functionError(text, scrubbed);
+      throw new UpstreamError('http', `HTTP ${status}${detail}`, status, code);
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -140,17 +150,18 @@ function withoutEchoes(text: string, headers: Record<string, string>, keys: stri
 const MIN_ECHO = 4;
 
 /** The function's error code, and its message as `scrub` lets it through. */
-function errorCode(text: string, scrub: (msg: string) => string): string {
+/** The error code and message of a function's error answer, as text to follow the status. */
+function functionError(text: string, scrub: (msg: string) => string): { code?: string; detail: string } {
   try {
     const j = JSON.parse(text) as { error?: unknown; message?: unknown };
     if (typeof j.error === 'string') {
-      const code = /^[\w.-]{1,64}$/.test(j.error) ? j.error : '(unreadable error code)';
-      return ` ${code}${typeof j.message === 'string' ? `: ${scrub(j.message).slice(0, 200)}` : ''}`;
+      const code = /^[\w.-]{1,64}$/.test(j.error) ? j.error : undefined;
+      return { ...(code !== undefined && { code }), detail: ` ${code ?? '(unreadable error code)'}${typeof j.message === 'string' ? `: ${scrub(j.message).slice(0, 200)}` : ''}` };
     }
   } catch {
     // not JSON: the status alone says enough
   }
-  return '';
+  return { detail: '' };
 }
 
 export function describe(err: unknown): string {

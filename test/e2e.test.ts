@@ -7,31 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { exited, spawnCli } from './helpers/cli.js';
+import { CliProcess } from './helpers/cli.js';
 import { findPostmap } from './helpers/postfix.js';
 import { SockmapClient } from './helpers/sockmap.js';
 import { SmtpdPeer, request } from './helpers/smtpd-peer.js';
-
-/** Waits until the child's stdout matches `re`; returns the match. */
-async function waitFor(child: ChildProcessWithoutNullStreams, re: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}; stdout: ${out}; stderr: ${err}`)), timeoutMs);
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = re.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code} before ${re}; stdout: ${out}; stderr: ${err}`)));
-  });
-}
 
 const CREDS = { CLOUDTABLE_LOCAL_ACCESS_KEY_ID: 'AKIDE2E', CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY: 'e2e-secret' };
 const SIGNER = { AWS_ACCESS_KEY_ID: 'AKIDE2E', AWS_SECRET_ACCESS_KEY: 'e2e-secret' };
@@ -39,8 +19,8 @@ const SIGNER = { AWS_ACCESS_KEY_ID: 'AKIDE2E', AWS_SECRET_ACCESS_KEY: 'e2e-secre
 describe('end to end', () => {
   it('npm start: the demo stack answers smtpd lookups, and stops cleanly on SIGINT', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cloudtable-e2e-'));
-    const demo = spawnCli(['demo', '--port', '0', '--sockmap-port', '0', '--data', dir], CREDS);
-    const [, url, sockmap, postmap] = await waitFor(demo, /function \(backend\)\s+(http:\/\/127\.0\.0\.1:\d+)[^]*socketmap\s+(inet:127\.0\.0\.1:\d+)[^]*\n {2}(postmap .*)\n/);
+    const demo = new CliProcess(['demo', '--port', '0', '--sockmap-port', '0', '--data', dir], CREDS);
+    const [, url, sockmap, postmap] = await demo.waitFor(/function \(backend\)\s+(http:\/\/127\.0\.0\.1:\d+)[^]*socketmap\s+(inet:127\.0\.0\.1:\d+)[^]*\n {2}(postmap .*)\n/);
     const client = await SockmapClient.connect(sockmap!);
     assert.equal(await client.request('virtual', 'alice@example.org'), 'OK alice');
     client.close();
@@ -57,12 +37,12 @@ describe('end to end', () => {
     peer.write(request('aliases', 'lookup', 'alias', '0000e002', 'nobody'));
     assert.deepEqual((await peer.lines(2)).sort(), ['lookup-result|0000e001|found|root, security@example.org', 'lookup-result|0000e002|not-found']);
     assert.equal(await peer.close(), 0);
-    demo.kill('SIGINT');
-    assert.equal(await exited(demo), 0);
+    demo.child.kill('SIGINT');
+    assert.equal((await demo.result()).code, 0);
 
     // The tables outlived the process: the backend alone serves them from --data.
-    const backend = spawnCli(['backend', '--port', '0', '--data', dir], CREDS);
-    const [, url2] = await waitFor(backend, /backend on (http:\/\/127\.0\.0\.1:\d+)/);
+    const backend = new CliProcess(['backend', '--port', '0', '--data', dir], CREDS);
+    const [, url2] = await backend.waitFor(/backend on (http:\/\/127\.0\.0\.1:\d+)/);
     const again = new SmtpdPeer(['--upstream', url2!, '--table', 'users'], SIGNER);
     await again.handshake('whatever');
     again.write(request('whatever', 'lookup', 'userinfo', '0000e003', 'alice'));
@@ -78,13 +58,13 @@ describe('end to end', () => {
     assert.match((await wrong.lines(1))[0]!, /^lookup-result\|0000e004\|error\|HTTP 403 forbidden/);
     await wrong.close();
 
-    backend.kill('SIGTERM');
-    assert.equal(await exited(backend), 0);
+    backend.child.kill('SIGTERM');
+    assert.equal((await backend.result()).code, 0);
   });
 
   it('the function answers limit violations with clear 4xx statuses', async () => {
-    const backend = spawnCli(['backend', '--port', '0'], CREDS);
-    const [, url] = await waitFor(backend, /backend on (http:\/\/127\.0\.0\.1:\d+)/);
+    const backend = new CliProcess(['backend', '--port', '0'], CREDS);
+    const [, url] = await backend.waitFor(/backend on (http:\/\/127\.0\.0\.1:\d+)/);
     const { RequestSigner } = await import('../proxy/upstream/signer.js');
     const signer = new RequestSigner('us-east-1', async () => ({ accessKeyId: 'AKIDE2E', secretAccessKey: 'e2e-secret' }));
     const post = async (body: string): Promise<[number, string]> => {
@@ -101,7 +81,7 @@ describe('end to end', () => {
     assert.deepEqual(await post(JSON.stringify({ v: 1, table: 'x', queries: [{ service: 'nope', key: 'k' }] })), [400, 'bad-service']);
     assert.deepEqual(await post(q(1)), [404, 'unknown-table']);
     assert.deepEqual(await post(JSON.stringify({ v: 1, table: 'x', queries: [], pad: 'p'.repeat(300 * 1024) })), [413, 'body-too-large']);
-    backend.kill('SIGTERM');
-    assert.equal(await exited(backend), 0);
+    backend.child.kill('SIGTERM');
+    assert.equal((await backend.result()).code, 0);
   });
 });

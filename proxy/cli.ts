@@ -10,7 +10,7 @@ import { sockmapCommand, type SockmapFlags } from './commands/sockmap.js';
 import { loadCommand, type LoadFlags } from './commands/load.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
-import { statusCommand } from './commands/status.js';
+import { statusCommand, type StatusFlags } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
 import { SERVICES } from '../lambda/contract.js';
 import { DEFAULT_PORT } from './sockmap/address.js';
@@ -98,11 +98,12 @@ export function buildCli(): Command {
 
   program
     .command('status')
-    .description('every table: generation, entries, transaction in progress, and what the reader answers')
+    .description('every table: generation, entries, transaction in progress, and what the reader answers; and what running proxies serve')
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL (overrides upstream.url)')
+    .option('--metrics <url>', "a running proxy's metrics endpoint, repeatable (default: the configuration's metrics.listen)", collect, [])
     .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
-    .action((flags: AdminFlags) => statusCommand(flags));
+    .action((flags: StatusFlags) => statusCommand(flags));
 
   return program;
 }

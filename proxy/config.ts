@@ -95,6 +95,8 @@ export interface SockmapConfig {
   maxInflight: number;
   /** Longest request netstring; a longer one closes the connection. */
   maxRequestBytes: number;
+  /** `HEALTHMAP TABLE` checks TABLE through the function (for monitoring); no health map when absent. */
+  healthMap?: string;
 }
 
 export interface AdminConfig {
@@ -272,7 +274,7 @@ export function buildConfig(raw: unknown, origin = 'configuration'): Config {
 }
 
 function buildSockmap(s: Raw, where: string, c: SockmapConfig): void {
-  allowKeys(s, where, ['listen', 'maps', 'any_table', 'unknown_map', 'max_connections', 'max_inflight', 'max_request_bytes']);
+  allowKeys(s, where, ['listen', 'maps', 'any_table', 'unknown_map', 'max_connections', 'max_inflight', 'max_request_bytes', 'health_map']);
   if (s.listen !== undefined) {
     if (!Array.isArray(s.listen) || s.listen.length === 0) throw new ConfigError('sockmap.listen must be a non-empty list of [[sockmap.listen]] tables');
     c.listen = s.listen.map((x, i) => sockmapListener(section(x, `${where} listen[${i}]`), `sockmap.listen[${i}]`));
@@ -297,6 +299,12 @@ function buildSockmap(s: Raw, where: string, c: SockmapConfig): void {
   c.maxConnections = int(s.max_connections, 'sockmap.max_connections', c.maxConnections, 1, 1_000_000);
   c.maxInflight = int(s.max_inflight, 'sockmap.max_inflight', c.maxInflight, 1, 100_000);
   c.maxRequestBytes = int(s.max_request_bytes, 'sockmap.max_request_bytes', c.maxRequestBytes, 64, 64 * 1024 * 1024);
+  if (s.health_map !== undefined) {
+    const h = str(s.health_map, 'sockmap.health_map');
+    if (/[\s\0]/.test(h)) throw new ConfigError(`sockmap.health_map: ${JSON.stringify(h)} cannot be a map name (no spaces)`);
+    if (c.maps[h]) throw new ConfigError(`sockmap.health_map: ${h} is also a configured map`);
+    c.healthMap = h;
+  }
 }
 
 function sockmapListener(l: Raw, name: string): SockmapListenConfig {

@@ -1,6 +1,7 @@
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AuthChecker } from './auth/auth-checker.js';
 import type { Config } from './config.js';
+import { TableHealth } from './health/table-health.js';
 import type { Logger } from './log.js';
 import type { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { Resolver } from './resolver/resolver.js';
@@ -14,6 +15,8 @@ import { RequestSigner } from './upstream/signer.js';
 export interface Runtime {
   resolver: Resolver;
   tables: TableService;
+  /** End-to-end checks of a table (the socketmap health map). */
+  health: TableHealth;
   close(): Promise<void>;
 }
 
@@ -30,7 +33,7 @@ const MAX_AUTH_VERDICTS = 10_000;
 export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider, metrics?: ProxyMetrics): Runtime {
   const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
   const resolver = new Resolver(config, upstream, log, metrics);
-  metrics?.watch(resolver);
+  metrics?.watch(resolver, config.upstream.url);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
   const auth = new AuthChecker(resolver, log, { deadlineMs, ttlMs: config.cache.ttlMs, maxVerdicts: MAX_AUTH_VERDICTS });
@@ -43,5 +46,6 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     auth: (table, key) => auth.check(table, key),
     onUpdate: () => auth.clear(),
   });
-  return { resolver, tables, close: () => resolver.close() };
+  const health = new TableHealth(resolver, upstream, deadlineMs);
+  return { resolver, tables, health, close: () => resolver.close() };
 }

@@ -29,7 +29,7 @@ describe('metrics', () => {
     const config = testConfig(backend.url, { upstream: { deadline_ms: 300 }, cache: { ttl_s: 0.2, stale_s: 60 }, breaker: { failures: 1000 } });
     const metrics = new ProxyMetrics();
     const { resolver } = testResolver(config, metrics);
-    metrics.watch(resolver);
+    metrics.watch(resolver, config.upstream.url);
     const endpoint = serveMetrics(metrics, { host: '127.0.0.1', port: 0 }, silentLogger);
     cleanup.push(() => endpoint.close(), () => resolver.close());
     const url = await endpoint.listening;

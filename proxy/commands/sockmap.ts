@@ -49,7 +49,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   const log = createLogger(config.log.level, 'cloudtable-sockmap');
   const monitoring = startProxyMetrics(config, log);
   let runtime = createRuntime(config, log, undefined, monitoring.metrics);
-  const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
+  const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log, runtime.health), log);
   const listeners = await server.listen(config.sockmap.listen, takeActivatedFds());
   for (const l of listeners) {
     const exposed = !l.activated && !isLocalOnly(parseListenAddress(l.name));
@@ -62,7 +62,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
     const next = reload(flags, config, runtime, log, monitoring.metrics);
     if (!next) return;
     ({ config, runtime } = next);
-    server.reconfigure(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log));
+    server.reconfigure(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log, runtime.health));
   });
 
   const signal = await untilSignal();

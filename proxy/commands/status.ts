@@ -4,21 +4,33 @@ import { HttpUpstream } from '../upstream/client.js';
 import { RequestSigner } from '../upstream/signer.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
 import { exitCodeFor } from './admin-errors.js';
+import { proxyEndpoints, proxyStatus } from './proxy-status.js';
+
+export interface StatusFlags extends AdminFlags {
+  /** Metrics endpoints of running proxies. */
+  metrics?: string[];
+}
 
 /**
  * `cloudtable status`: every table as the admin function sees it
  * (generation, epoch, entries, kept previous generation, transaction in
  * progress) and what the reader function answers for it, so a reader that
- * lags or fails shows up next to the truth.
+ * lags or fails shows up next to the truth; then each running proxy whose
+ * metrics endpoint is known (its upstream, circuit, cache figures, and the
+ * generation it serves of each table against the active one).
  */
-export async function statusCommand(flags: AdminFlags): Promise<void> {
+export async function statusCommand(flags: StatusFlags): Promise<void> {
   const config = adminCommandConfig(flags);
   const admin = adminClientFor(config.admin);
   const reader = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region));
+  const active = new Map<string, number>();
   try {
     const s = await admin.status();
     const out: string[] = [`admin ${config.admin.url}, reader ${config.upstream.url}: ${s.tables.length} tables, ${s.garbage} old generations waiting to be deleted`];
-    for (const t of s.tables) out.push(`  ${describe(t, Date.now())}; ${await readerView(reader, t.table, config.upstream.deadlineMs)}`);
+    for (const t of s.tables) {
+      if (t.generation !== undefined) active.set(t.table, t.generation);
+      out.push(`  ${describe(t, Date.now())}; ${await readerView(reader, t.table, config.upstream.deadlineMs)}`);
+    }
     process.stdout.write(`${out.join('\n')}\n`);
   } catch (err) {
     if (!(err instanceof AdminError)) throw err;
@@ -27,6 +39,9 @@ export async function statusCommand(flags: AdminFlags): Promise<void> {
   } finally {
     await Promise.all([admin.close(), reader.close()]);
   }
+  const proxies = await proxyStatus(proxyEndpoints(flags.metrics, config), active, config.upstream.deadlineMs);
+  if (proxies.lines.length > 0) process.stdout.write(`${proxies.lines.join('\n')}\n`);
+  if (!proxies.ok) process.exitCode ||= 69; // EX_UNAVAILABLE
 }
 
 function describe(t: TableStatus, now: number): string {

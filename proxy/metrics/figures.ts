@@ -17,7 +17,7 @@ export interface TableFigures {
 export interface ProxyFigures {
   tables: Record<string, TableFigures>;
   lookupsInFlight: number;
-  upstream: { requests: Record<string, number>; inFlight: number; circuitOpen: boolean };
+  upstream: { url?: string; requests: Record<string, number>; inFlight: number; circuitOpen: boolean };
   cache: { entries: number; bytes: number; maxEntries: number; maxBytes: number };
   residentBytes?: number;
 }
@@ -58,11 +58,12 @@ export function proxyFigures(json: MetricsJson): ProxyFigures {
     requests[o] = (requests[o] ?? 0) + v.value;
   }
   const one = (name: string): number => metricValue(json, `${METRIC_PREFIX}${name}`);
+  const url = json.find((x) => x.name === `${METRIC_PREFIX}upstream_info`)?.values[0]?.labels.url;
   const rss = json.find((x) => x.name === 'process_resident_memory_bytes')?.values[0]?.value;
   return {
     tables,
     lookupsInFlight: one('lookups_in_flight'),
-    upstream: { requests, inFlight: one('upstream_requests_in_flight'), circuitOpen: one('upstream_circuit_open') === 1 },
+    upstream: { ...(url !== undefined && { url: String(url) }), requests, inFlight: one('upstream_requests_in_flight'), circuitOpen: one('upstream_circuit_open') === 1 },
     cache: { entries: one('cache_entries'), bytes: one('cache_bytes'), maxEntries: one('cache_max_entries'), maxBytes: one('cache_max_bytes') },
     ...(rss !== undefined && { residentBytes: rss }),
   };

@@ -15,6 +15,7 @@ export class ProxyMetrics implements ResolverObserver {
   private readonly tally = new LookupTally();
   private readonly upstreamTables = new Set<string>();
   private resolver: Resolver | undefined;
+  private upstreamUrl = '';
   private readonly requests: Counter<'table' | 'outcome'>;
   private readonly batchSize: Histogram<'table'>;
   private readonly latency: Histogram<'table' | 'outcome'>;
@@ -70,6 +71,16 @@ export class ProxyMetrics implements ResolverObserver {
       registers,
     });
     new Gauge({
+      name: `${METRIC_PREFIX}upstream_info`,
+      help: 'Always 1; the function URL the proxy asks is the label',
+      labelNames: ['url'],
+      registers,
+      collect() {
+        this.reset();
+        if (self.upstreamUrl) this.set({ url: self.upstreamUrl }, 1);
+      },
+    });
+    new Gauge({
       name: `${METRIC_PREFIX}upstream_circuit_open`,
       help: '1 while the circuit breaker is open (misses answered at once, recovery probed)',
       registers,
@@ -123,8 +134,9 @@ export class ProxyMetrics implements ResolverObserver {
   }
 
   /** The resolver whose state the gauges read (it reports to this object as its observer); the newest one after a reload. */
-  watch(resolver: Resolver): void {
+  watch(resolver: Resolver, upstreamUrl: string): void {
     this.resolver = resolver;
+    this.upstreamUrl = upstreamUrl;
   }
 
   answered(table: string, service: Service, result: LookupResult): void {

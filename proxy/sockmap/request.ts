@@ -2,6 +2,8 @@
 // the connection frames, this decides what to answer.
 
 import { isUtf8 } from 'node:buffer';
+import { LIMITS } from '../../lambda/contract.js';
+import type { TableHealth } from '../health/table-health.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { TableService } from '../tables/table-service.js';
@@ -14,6 +16,8 @@ export interface RequestContext {
   maps: MapDirectory;
   unknownMap: 'PERM' | 'NOTFOUND';
   log: Logger;
+  /** The health map's name and its checks, when one is configured. */
+  health?: { map: string; checks: TableHealth };
 }
 
 /** The reply payload: at once for a cache hit or a bad request, else when the resolver settles (never rejects). */
@@ -23,6 +27,7 @@ export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestCon
   const space = text.indexOf(' ');
   if (space <= 0) return failure('PERM', 'malformed request: expected "MAPNAME KEY"');
   const name = text.slice(0, space);
+  if (name === ctx.health?.map) return healthReply(text.slice(space + 1), dialect, ctx.health.checks);
   const target = ctx.maps.target(name);
   if (target === undefined) return unknownMap(name, ctx);
   // No stored key is invalid UTF-8, so such a key is certainly absent (Sendmail may send 8-bit keys).
@@ -52,6 +57,12 @@ export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestCon
 function unknownMap(name: string, ctx: RequestContext): string {
   ctx.log.debug({ map: name }, 'request for an unknown map');
   return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');
+}
+
+/** `HEALTHMAP TABLE`: OK with TABLE's generation when the function answers for it, TEMP/TIMEOUT with the cause when not. */
+function healthReply(table: string, dialect: Dialect, checks: TableHealth): string | Promise<string> {
+  if (!LIMITS.tableName.test(table)) return failure('PERM', 'the health map is asked for a table name');
+  return checks.check(table).then((a) => replyFor(a, dialect, 'NOTFOUND'));
 }
 
 /**

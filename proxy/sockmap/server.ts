@@ -4,6 +4,7 @@
 
 import type { Socket } from 'node:net';
 import type { SockmapConfig } from '../config.js';
+import type { TableHealth } from '../health/table-health.js';
 import type { Logger } from '../log.js';
 import type { TableService } from '../tables/table-service.js';
 import { SockmapConnection } from './connection.js';
@@ -20,9 +21,10 @@ export interface SockmapSettings {
   maxRequestBytes: number;
 }
 
-export function sockmapSettings(config: SockmapConfig, deadlineMs: number, tables: TableService, log: Logger): SockmapSettings {
+export function sockmapSettings(config: SockmapConfig, deadlineMs: number, tables: TableService, log: Logger, health?: TableHealth): SockmapSettings {
+  const checks = config.healthMap !== undefined && health ? { health: { map: config.healthMap, checks: health } } : {};
   return {
-    context: { tables, maps: new MapDirectory(config), unknownMap: config.unknownMap, log },
+    context: { tables, maps: new MapDirectory(config), unknownMap: config.unknownMap, log, ...checks },
     drainMs: deadlineMs + 2000,
     maxConnections: config.maxConnections,
     maxInflight: config.maxInflight,

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { TEST_ENV } from './backend.js';
 import { exited, spawnCli } from './cli.js';
+import { isMetricsListening, metricsBase, parseLogs, type LogLine } from './logs.js';
+
+export type { LogLine };
 
 export const HANDSHAKE = (table: string): string =>
   `config|smtpd-version|7.8.0-portable\nconfig|protocol|0.1\nconfig|tablename|${table}\nconfig|ready\n`;
@@ -16,22 +19,6 @@ export function request(table: string, op: string, service: string | undefined, 
   if (op === 'update') return `table|0.1|${ts}|${table}|update|${id}\n`;
   if (op === 'fetch') return `table|0.1|${ts}|${table}|fetch|${service}|${id}\n`;
   return `table|0.1|${ts}|${table}|${op}|${service}|${id}|${key}\n`;
-}
-
-export type LogLine = Record<string, unknown> & { level?: number; msg?: string };
-
-/** pino's JSON lines; anything else on stderr (a crash trace) is kept as { msg }. */
-export function parseLogs(stderr: string): LogLine[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => {
-      try {
-        return JSON.parse(l) as LogLine;
-      } catch {
-        return { msg: l };
-      }
-    });
 }
 
 export function writeConfig(toml: string): string {
@@ -102,8 +89,7 @@ export class SmtpdPeer {
 
   /** The metrics endpoint's base URL, once the process logged that it listens. */
   async metricsUrl(): Promise<string> {
-    const l = await this.log((x) => x.msg === 'metrics endpoint listening');
-    return String(l.url).replace(/\/metrics$/, '');
+    return metricsBase(await this.log(isMetricsListening));
   }
 
   private async until<T>(ready: () => T | undefined, timeoutMs: number, what: () => string): Promise<T> {

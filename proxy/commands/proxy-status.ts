@@ -1,0 +1,62 @@
+// The running proxies' part of `cloudtable status`: what each one's metrics
+// endpoint says (its upstream, circuit, cache, the generation it serves of
+// each table), set against the active generations the admin function reports.
+
+import type { Config } from '../config.js';
+import { fetchMetricsJson, proxyFigures, type ProxyFigures } from '../metrics/figures.js';
+import { LOOKUP_RESULTS } from '../resolver/observer.js';
+
+/** The metrics endpoints to ask: the --metrics flags, else the configuration's own endpoint. */
+export function proxyEndpoints(flags: string[] | undefined, config: Config): string[] {
+  if (flags?.length) return flags.map((u) => new URL(u.includes('://') ? u : `http://${u}`).origin);
+  const l = config.metrics.listen;
+  if (!l) return [];
+  // A wildcard listener is reached on loopback.
+  const host = l.host === '0.0.0.0' ? '127.0.0.1' : l.host === '::' ? '[::1]' : l.host.includes(':') ? `[${l.host}]` : l.host;
+  return [`http://${host}:${l.port}`];
+}
+
+/** Lines describing each proxy; `ok` is false when one could not be read. */
+export async function proxyStatus(endpoints: string[], active: Map<string, number>, timeoutMs: number): Promise<{ lines: string[]; ok: boolean }> {
+  const lines: string[] = [];
+  let ok = true;
+  for (const url of endpoints) {
+    let f: ProxyFigures;
+    try {
+      f = proxyFigures(await fetchMetricsJson(url, timeoutMs));
+    } catch (err) {
+      ok = false;
+      lines.push(`proxy ${url}: cannot read its metrics: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    lines.push(describeProxy(url, f), ...describeTables(f, active));
+  }
+  return { lines, ok };
+}
+
+function describeProxy(url: string, f: ProxyFigures): string {
+  const requests = Object.entries(f.upstream.requests)
+    .map(([outcome, n]) => `${outcome} ${n}`)
+    .join(', ');
+  return [
+    `proxy ${url}: upstream ${f.upstream.url ?? '?'}, circuit ${f.upstream.circuitOpen ? 'OPEN (misses answered error at once)' : 'closed'}`,
+    `cache ${f.cache.entries} entries, ${mib(f.cache.bytes)} of ${mib(f.cache.maxBytes)}`,
+    `in flight: ${f.lookupsInFlight} lookups, ${f.upstream.inFlight} requests`,
+    `requests to the function: ${requests || 'none yet'}`,
+    ...(f.residentBytes !== undefined ? [`${mib(f.residentBytes)} resident`] : []),
+  ].join('; ');
+}
+
+function describeTables(f: ProxyFigures, active: Map<string, number>): string[] {
+  return Object.entries(f.tables).map(([table, t]) => {
+    const want = active.get(table);
+    const generation =
+      t.generation === undefined ? 'no generation seen yet' : `generation ${t.generation}${want === undefined || want === t.generation ? '' : ` (the active one is ${want})`}`;
+    const lookups = LOOKUP_RESULTS.map((r) => `${t.lookups[r]} ${r}`).join(', ');
+    return `  ${table}: ${generation}; lookups ${lookups}`;
+  });
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,82 +1,228 @@
 // Upstream faults: whatever the function does, every request is answered
-// `error` within the deadline (+50 ms), the process stays up, an open circuit
-// answers misses at once, and recovery follows the backend's return.
+// `error` (smtpd) or TEMP/TIMEOUT (socketmap) within the deadline + 50 ms of
+// being written, the process stays up, and it answers again by itself within
+// a second of the upstream's return. One proxy process per front end meets
+// the faults one after the other; then storms with the circuit breaker on,
+// 10,000 lookups in flight, the store going away and the backend restarting.
 
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { after, before, describe, it } from 'node:test';
 import { CONTRACT_VERSION } from '../lambda/contract.js';
+import type { Backend } from '../lambda/local/backend.js';
 import { startTestBackend } from './helpers/backend.js';
-import { blackHole, httpFault, refusedPort, type FaultServer } from './helpers/fault-servers.js';
+import { blackHole, switchableUpstream, type SwitchableUpstream, type UpstreamMode } from './helpers/fault-servers.js';
+import { FRONT_ENDS, startFrontEnd, type Answered, type FrontEnd } from './helpers/front-end.js';
+import { MiB, memoryOf } from './helpers/memory.js';
 import { sleep, testConfig, testResolver } from './helpers/resolver.js';
 import { SmtpdPeer, request } from './helpers/smtpd-peer.js';
 
 const DEADLINE = 500;
 const SLACK = 50;
 const N = 20;
+const ENTRIES: Array<[string, string]> = Array.from({ length: 2000 }, (_, i) => [`k${i}`, `v${i}`]);
 
-/** smtpd with a short deadline and a breaker that stays closed, so every request meets the fault. */
-function peerFor(url: string): SmtpdPeer {
-  return SmtpdPeer.withConfig(url, `deadline_ms = ${DEADLINE}\n[breaker]\nfailures = 1000\n`);
+/** A JSON answer to the request in `body`, changed by `edit`. */
+function answer(body: string, edit: (r: { v: number; table: string; generation: number; results: unknown[] }) => void = () => {}): string {
+  const q = JSON.parse(body) as { table: string; queries: unknown[] };
+  const r = { v: CONTRACT_VERSION, table: q.table, generation: 1, results: q.queries.map(() => ({ s: 'not-found' })) };
+  edit(r);
+  return JSON.stringify(r);
 }
 
-async function expectAllErrors(peer: SmtpdPeer, tag: string): Promise<void> {
-  let batch = '';
-  for (let i = 0; i < N; i++) batch += request('t', 'lookup', 'alias', `${tag}${i.toString(16).padStart(4, '0')}`, `key${i}`);
-  const t0 = performance.now();
-  peer.write(batch);
-  const lines = await peer.lines(N, DEADLINE * 4);
-  const elapsed = performance.now() - t0;
-  assert.ok(elapsed <= DEADLINE + SLACK, `answers took ${elapsed.toFixed(0)} ms`);
-  const ids = new Set<string>();
-  for (const l of lines) {
-    const m = new RegExp(`^lookup-result\\|(${tag}[0-9a-f]{4})\\|error(\\|[^\\r\\n]*)?$`).exec(l);
-    assert.ok(m, `expected an error line, got ${JSON.stringify(l)}`);
-    ids.add(m[1]!);
-  }
-  assert.equal(ids.size, N);
-  assert.equal(peer.child.exitCode, null, 'process still up');
+/** Raw HTTP on the request's socket: a status line and headers promising more body than follows. */
+function partialResponse(res: ServerResponse, body: string): void {
+  res.socket!.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length + 500}\r\n\r\n${body.slice(0, 40)}`);
 }
 
-const faults: Array<[string, () => Promise<FaultServer | { url: string; close(): Promise<void> }>]> = [
-  ['backend stopped (connection refused)', async () => ({ url: `http://127.0.0.1:${await refusedPort()}`, close: async () => {} })],
-  ['black hole (accepts, never answers)', () => blackHole()],
-  ['HTTP 500', () => httpFault((_req, _body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}'))],
-  ['HTTP 429', () => httpFault((_req, _body, res) => res.writeHead(429).end())],
-  ['malformed JSON', () => httpFault((_req, _body, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"v":1,"results":['))],
-  [
-    'a batch missing answers',
-    () =>
-      httpFault((_req, body, res) => {
-        const q = JSON.parse(body) as { table: string; queries: unknown[] };
-        const results = q.queries.slice(1).map(() => ({ s: 'not-found' }));
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ v: CONTRACT_VERSION, table: q.table, generation: 1, results }));
+const http = (handle: (req: IncomingMessage, body: string, res: ServerResponse) => void): UpstreamMode => ({ kind: 'http', handle });
+
+interface Fault {
+  name: string;
+  mode: (backend: Backend) => UpstreamMode;
+  /** What every lookup is answered; `timeout`: socketmap says TIMEOUT rather than TEMP. */
+  expect: 'error' | 'timeout' | 'found';
+}
+
+const FAULTS: Fault[] = [
+  { name: 'connection refused', mode: () => ({ kind: 'refuse' }), expect: 'error' },
+  { name: 'no answer at all', mode: () => ({ kind: 'silent' }), expect: 'timeout' },
+  { name: 'slow answers just under the deadline', mode: (b) => ({ kind: 'forward', to: b.url, delayMs: DEADLINE - 200 }), expect: 'found' },
+  { name: 'slow answers just over the deadline', mode: (b) => ({ kind: 'forward', to: b.url, delayMs: DEADLINE + 100 }), expect: 'timeout' },
+  {
+    name: 'connection reset mid-body',
+    mode: () =>
+      http((_req, body, res) => {
+        partialResponse(res, answer(body));
+        setTimeout(() => res.socket!.resetAndDestroy(), 20);
       }),
-  ],
-  [
-    'answers for another table',
-    () =>
-      httpFault((_req, body, res) => {
-        const q = JSON.parse(body) as { queries: unknown[] };
-        res.writeHead(200).end(JSON.stringify({ v: CONTRACT_VERSION, table: 'other', generation: 1, results: q.queries.map(() => ({ s: 'not-found' })) }));
+    expect: 'error',
+  },
+  {
+    name: 'truncated JSON (the connection ends before Content-Length)',
+    mode: () =>
+      http((_req, body, res) => {
+        partialResponse(res, answer(body));
+        res.socket!.end();
       }),
-  ],
+    expect: 'error',
+  },
+  { name: 'malformed JSON', mode: () => http((_req, _body, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"v":1,"results":[')), expect: 'error' },
+  { name: 'HTTP 500', mode: () => http((_req, _body, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}')), expect: 'error' },
+  { name: 'HTTP 429', mode: () => http((_req, _body, res) => res.writeHead(429, { 'retry-after': '1' }).end()), expect: 'error' },
+  { name: 'a batch missing answers', mode: () => http((_req, body, res) => res.writeHead(200).end(answer(body, (r) => r.results.pop()))), expect: 'error' },
+  { name: 'answers for another table', mode: () => http((_req, body, res) => res.writeHead(200).end(answer(body, (r) => (r.table = 'other')))), expect: 'error' },
 ];
 
-describe('upstream faults through cloudtable smtpd', () => {
-  for (const [name, make] of faults) {
-    it(`${name}: every request answered error within the deadline, process stays up`, async () => {
-      const fault = await make();
-      const peer = peerFor(fault.url);
+/** Fresh keys for each round, so every lookup is a miss that meets the upstream. */
+let next = 0;
+const freshKeys = (n: number): string[] => Array.from({ length: n }, () => `k${next++ % ENTRIES.length}`);
+
+function assertAllFailed(answers: Answered[], expect: 'error' | 'timeout', deadline: number, kind: string): void {
+  const late = answers.filter((a) => a.ms > deadline + SLACK);
+  assert.equal(late.length, 0, `${late.length} answers later than ${deadline} + ${SLACK} ms, the latest after ${Math.max(...late.map((a) => a.ms)).toFixed(0)} ms`);
+  for (const a of answers) {
+    assert.equal(a.verdict, 'error', `${a.key}: ${a.verdict} ${a.text}`);
+    if (kind === 'sockmap' && expect === 'timeout') assert.match(a.text, /^TIMEOUT /);
+  }
+}
+
+/** Polls with fresh keys until the proxy answers from the function again; returns how long that took. */
+async function recovery(fe: FrontEnd, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const [a] = await fe.lookupAll(freshKeys(1));
+    if (a!.verdict === 'found') return performance.now() - t0;
+    assert.ok(performance.now() - t0 < limitMs, `still failing ${(performance.now() - t0).toFixed(0)} ms after the upstream's return: ${a!.text}`);
+    await sleep(20);
+  }
+}
+
+for (const kind of FRONT_ENDS) {
+  describe(`upstream faults, one after the other, through cloudtable ${kind}`, () => {
+    let backend: Backend;
+    let upstream: SwitchableUpstream;
+    let fe: FrontEnd;
+    const healthy = (): UpstreamMode => ({ kind: 'forward', to: backend.url });
+
+    before(async () => {
+      backend = await startTestBackend({ t: ENTRIES });
+      upstream = await switchableUpstream({ kind: 'refuse' });
+      await upstream.set(healthy());
+      // A breaker that stays closed, so that every request meets the fault.
+      fe = await startFrontEnd(kind, { upstream: upstream.url, table: 't', toml: `deadline_ms = ${DEADLINE}\n[breaker]\nfailures = 1000\n` });
+    });
+    after(async () => {
+      await fe?.close();
+      await upstream?.close();
+      await backend?.close();
+    });
+
+    for (const f of FAULTS) {
+      it(`${f.name}: every lookup answered ${f.expect === 'found' ? 'from the function' : 'a failure within the deadline'}, and again once the upstream is back`, async () => {
+        await upstream.set(f.mode(backend));
+        for (let round = 0; round < 2; round++) {
+          // Twice: the second round may meet a connection the first left dirty.
+          const answers = await fe.lookupAll(freshKeys(N));
+          if (f.expect === 'found') for (const a of answers) assert.deepEqual([a.verdict, a.text], ['found', `v${a.key.slice(1)}`]);
+          else assertAllFailed(answers, f.expect, DEADLINE, kind);
+        }
+        assert.ok(fe.alive(), 'process still up');
+        await upstream.set(healthy());
+        await recovery(fe, 1000);
+      });
+    }
+  });
+}
+
+describe('429 and 5xx storms with the circuit breaker on', () => {
+  it('2,000 lookups into a storm fail within the deadline, later ones at once, the upstream is spared, and service resumes within a second', async () => {
+    const backend = await startTestBackend({ t: ENTRIES });
+    let n = 0;
+    const statuses = [429, 500, 502, 503, 504];
+    const upstream = await switchableUpstream(http((_req, _body, res) => res.writeHead(statuses[n++ % statuses.length]!, { 'retry-after': '1' }).end()));
+    const fe = await startFrontEnd('smtpd', { upstream: upstream.url, table: 't', toml: `deadline_ms = ${DEADLINE}\n` });
+    try {
+      assertAllFailed(await fe.lookupAll(freshKeys(2000)), 'error', DEADLINE, 'smtpd');
+      const during = upstream.hits;
+      assert.ok(during <= 2000 / 100 + 2, `${during} requests for 2,000 lookups: batched, never retried`);
+      const open = await fe.lookupAll(freshKeys(2000));
+      assertAllFailed(open, 'error', 0, 'smtpd'); // answered without waiting: the circuit is open
+      assert.ok(upstream.hits - during <= 10, `only recovery probes reach the upstream while open (${upstream.hits - during})`);
+      assert.ok(fe.alive());
+      await upstream.set({ kind: 'forward', to: backend.url });
+      await recovery(fe, 1000);
+    } finally {
+      await fe.close();
+      await upstream.close();
+      await backend.close();
+    }
+  });
+});
+
+for (const kind of FRONT_ENDS) {
+  describe(`10,000 lookups in flight through cloudtable ${kind}`, () => {
+    it('every one answered a failure within the deadline + 50 ms, memory bounded, service back within a second of the upstream', async () => {
+      const deadline = 1000;
+      const backend = await startTestBackend({ t: ENTRIES });
+      const upstream = await switchableUpstream({ kind: 'silent' });
+      const toml = `deadline_ms = ${deadline}\n${kind === 'sockmap' ? '[sockmap]\nmax_inflight = 100\n' : ''}`;
+      const fe = await startFrontEnd(kind, { upstream: upstream.url, table: 't', toml, connections: 100 });
       try {
-        await peer.handshake('t');
-        await expectAllErrors(peer, 'a000');
-        await expectAllErrors(peer, 'b000'); // and again, on a connection the fault may have left dirty
+        await upstream.set({ kind: 'forward', to: backend.url });
+        await fe.lookupAll(freshKeys(200)); // warm: code paths compiled, a connection open
+        await upstream.set({ kind: 'silent' });
+        const before = memoryOf(fe.pid);
+        const keys = Array.from({ length: 10_000 }, (_, i) => `storm${i}`);
+        assertAllFailed(await fe.lookupAll(keys), 'timeout', deadline, kind);
+        const storm = memoryOf(fe.pid);
+        assert.ok(storm.peak - before.rss < 96 * MiB, `resident memory grew by ${((storm.peak - before.rss) / MiB).toFixed(0)} MiB`);
+        assert.ok(fe.alive());
+        await upstream.set({ kind: 'forward', to: backend.url });
+        await recovery(fe, 1000);
       } finally {
-        peer.kill();
-        await fault.close();
+        await fe.close();
+        await upstream.close();
+        await backend.close();
       }
     });
-  }
+  });
+}
+
+describe('the store and the backend going away', () => {
+  it('dynalite stopped mid-run: cached answers still served, misses fail within the deadline, the process stays up', async () => {
+    const backend = await startTestBackend({ t: ENTRIES });
+    const fe = await startFrontEnd('smtpd', { upstream: backend.url, table: 't', toml: `deadline_ms = ${DEADLINE}\n[breaker]\nfailures = 1000\n` });
+    try {
+      const warm = freshKeys(10);
+      for (const a of await fe.lookupAll(warm)) assert.equal(a.verdict, 'found');
+      await backend.engine.close();
+      assertAllFailed(await fe.lookupAll(freshKeys(N)), 'error', DEADLINE, 'smtpd');
+      for (const a of await fe.lookupAll(warm)) assert.deepEqual([a.verdict, a.text], ['found', `v${a.key.slice(1)}`]);
+      assert.ok(fe.alive());
+    } finally {
+      await fe.close();
+      await backend.close();
+    }
+  });
+
+  it('the backend restarted on its port: misses fail at once while it is down, and succeed within a second of its return', async () => {
+    const first = await startTestBackend({ t: ENTRIES });
+    const port = first.port;
+    const fe = await startFrontEnd('smtpd', { upstream: first.url, table: 't', toml: `deadline_ms = ${DEADLINE}\n[breaker]\nprobe_interval_ms = 100\n` });
+    let second: Backend | undefined;
+    try {
+      for (const a of await fe.lookupAll(freshKeys(5))) assert.equal(a.verdict, 'found');
+      await first.close();
+      for (let i = 0; i < 3; i++) assertAllFailed(await fe.lookupAll(freshKeys(N)), 'error', DEADLINE, 'smtpd');
+      assertAllFailed(await fe.lookupAll(freshKeys(N)), 'error', 0, 'smtpd'); // the circuit is open: at once
+      second = await startTestBackend({ t: ENTRIES }, { port });
+      await recovery(fe, 1000);
+    } finally {
+      await fe.close();
+      await second?.close();
+    }
+  });
 });
 
 describe('circuit breaker', () => {

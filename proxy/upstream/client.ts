@@ -91,7 +91,9 @@ export class HttpUpstream implements Upstream {
     let text: string;
     let status: number;
     try {
-      const res = await this.pool.request({ method: 'POST', path, headers, body, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      // The signal alone keeps the time: undici's own headers and body timers run on a coarse
+      // clock (they fired hundreds of ms early under load), so they are off.
+      const res = await this.pool.request({ method: 'POST', path, headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
       status = res.statusCode;
       text = await readLimited(res.body, this.config.maxResponseBytes);
     } catch (err) {

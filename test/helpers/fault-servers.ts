@@ -4,6 +4,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { request as undiciRequest } from 'undici';
 
 export interface FaultServer {
   url: string;
@@ -77,4 +78,85 @@ export async function refusedPort(): Promise<number> {
   const p = await listen(s);
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return p;
+}
+
+/** What a switchable upstream does with the next request (`refuse`: nothing listens on its port). */
+export type UpstreamMode =
+  | { kind: 'refuse' }
+  /** Reads the request and never answers. */
+  | { kind: 'silent' }
+  | { kind: 'http'; handle: (req: IncomingMessage, body: string, res: ServerResponse) => void }
+  /** Passes the request to a real backend, after `delayMs`. */
+  | { kind: 'forward'; to: string; delayMs?: number };
+
+export interface SwitchableUpstream extends FaultServer {
+  /** Takes effect for every request from now on, on connections already open too. */
+  set(mode: UpstreamMode): Promise<void>;
+}
+
+/**
+ * One upstream port whose behaviour a test switches between faults and a
+ * real backend, so that one proxy process meets fault after fault, and its
+ * recovery from each can be timed.
+ */
+export async function switchableUpstream(initial: UpstreamMode): Promise<SwitchableUpstream> {
+  let mode = initial;
+  let hits = 0;
+  const sockets = new Set<Socket>();
+  const http = createHttpServer((req, res) => {
+    hits++;
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const m = mode;
+      if (m.kind === 'http') m.handle(req, body, res);
+      else if (m.kind === 'forward') setTimeout(() => void forward(m.to, req, body, res), m.delayMs ?? 0);
+      // silent: never answered; refuse: the connection is being destroyed
+    });
+  });
+  let tcp: Server | undefined;
+  const open = async (port: number): Promise<number> => {
+    tcp = createTcpServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+      http.emit('connection', s);
+    });
+    return listen(tcp, port);
+  };
+  const shut = (): Promise<void> =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!tcp) return resolve();
+      tcp.close(() => resolve());
+      tcp = undefined;
+    });
+  const port = await open(0);
+  if (initial.kind === 'refuse') await shut();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    get hits() {
+      return hits;
+    },
+    async set(next: UpstreamMode) {
+      if (next.kind === 'refuse' && tcp) await shut();
+      else if (next.kind !== 'refuse' && !tcp) await open(port);
+      mode = next;
+    },
+    close: shut,
+  };
+}
+
+/** The request as received, to `to` (a real backend: the signature holds, the host header being passed on). */
+async function forward(to: string, req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+  try {
+    const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...headers } = req.headers;
+    const r = await undiciRequest(`${to}${req.url}`, { method: 'POST', headers: headers as Record<string, string>, body });
+    const text = await r.body.text();
+    res.writeHead(r.statusCode, { 'content-type': 'application/json' }).end(text);
+  } catch {
+    res.destroy();
+  }
 }

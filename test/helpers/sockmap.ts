@@ -97,7 +97,7 @@ export class SockmapClient {
   private readonly received: Buffer[] = [];
   readonly closed: Promise<void>;
   private readonly reader = new NetstringReader(2_000_000);
-  private readonly replies: string[] = [];
+  private readonly replies: Array<{ payload: string; at: number }> = [];
   private wake: (() => void) | undefined;
   private isClosed = false;
   private malformed: string | undefined;
@@ -108,7 +108,7 @@ export class SockmapClient {
       this.reader.push(chunk);
       for (let f = this.reader.next(); f !== undefined; f = this.reader.next()) {
         if ('error' in f) this.malformed = f.error;
-        else this.replies.push(f.payload.toString('utf8'));
+        else this.replies.push({ payload: f.payload.toString('utf8'), at: performance.now() });
       }
       this.wake?.();
     });
@@ -150,6 +150,11 @@ export class SockmapClient {
 
   /** Waits for `n` more reply payloads. */
   async next(n: number, timeoutMs = 10_000): Promise<string[]> {
+    return (await this.nextTimed(n, timeoutMs)).map((r) => r.payload);
+  }
+
+  /** Waits for `n` more replies, each with the performance.now() of its arrival. */
+  async nextTimed(n: number, timeoutMs = 10_000): Promise<Array<{ payload: string; at: number }>> {
     const deadline = Date.now() + timeoutMs;
     while (this.replies.length < n) {
       if (this.malformed) throw new Error(`the server sent a malformed netstring: ${this.malformed}`);

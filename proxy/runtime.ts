@@ -46,6 +46,6 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     auth: (table, key) => auth.check(table, key),
     onUpdate: () => auth.clear(),
   });
-  const health = new TableHealth(resolver, upstream, deadlineMs);
+  const health = new TableHealth(resolver, deadlineMs);
   return { resolver, tables, health, close: () => resolver.close() };
 }

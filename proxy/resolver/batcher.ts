@@ -8,6 +8,9 @@ export interface BatchResult {
   seq: number;
 }
 
+/** What becomes of one query: its result, or the failure of the request it went in. */
+export type BatchOutcome = BatchResult | { error: unknown };
+
 export interface BatchObserver {
   /** Once per HTTP request sent, with its size. */
   sent?(table: string, size: number): void;
@@ -23,34 +26,35 @@ export interface BatcherOptions {
   timeoutMs: number;
 }
 
-interface Pending {
-  query: LookupQuery;
-  /** performance.now() when enqueued. */
-  at: number;
-  resolve(r: BatchResult): void;
-  reject(err: unknown): void;
+/** One query waiting to be sent; the caller's own object, so that a miss allocates nothing more here. */
+export interface BatchItem {
+  readonly query: LookupQuery;
+  /** performance.now() when it was enqueued. */
+  readonly at: number;
 }
 
-interface Queue {
-  items: Pending[];
+interface Queue<T> {
+  items: T[];
   timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 }
 
 /**
  * Collects misses per table for at most `windowMs` (or until `max` keys) and
- * sends each batch as one HTTP request. A failed request rejects every
- * query in it with the same error. The request is aborted when its oldest
- * query's deadline passes, so it fails (once, with its cause) no later than
- * the callers give up on it, and never succeeds unseen after they did.
+ * sends each batch as one HTTP request; `deliver` gets each query's outcome.
+ * A failed request fails every query in it with the same error. The request
+ * is aborted when its oldest query's deadline passes, so it fails (once,
+ * with its cause) no later than the callers give up on it, and never
+ * succeeds unseen after they did.
  */
-export class Batcher {
-  private readonly queues = new Map<string, Queue>();
+export class Batcher<T extends BatchItem> {
+  private readonly queues = new Map<string, Queue<T>>();
   private seq = 0;
 
   constructor(
     private readonly upstream: Upstream,
     private readonly options: BatcherOptions,
     private readonly observer: BatchObserver,
+    private readonly deliver: (item: T, outcome: BatchOutcome) => void,
   ) {}
 
   /** A place in the order of upstream requests, for a request sent outside a batch. */
@@ -58,34 +62,34 @@ export class Batcher {
     return ++this.seq;
   }
 
-  enqueue(table: string, query: LookupQuery): Promise<BatchResult> {
-    return new Promise<BatchResult>((resolve, reject) => {
-      let q = this.queues.get(table);
-      if (!q) {
-        q = { items: [], timer: undefined };
-        this.queues.set(table, q);
-      }
-      q.items.push({ query, at: performance.now(), resolve, reject });
-      if (q.items.length >= this.options.max) this.flush(table, q);
-      else if (!q.timer) {
-        q.timer = this.options.windowMs > 0 ? setTimeout(() => this.flush(table, q), this.options.windowMs) : setImmediate(() => this.flush(table, q));
-      }
-    });
+  enqueue(table: string, item: T): void {
+    let q = this.queues.get(table);
+    if (!q) {
+      q = { items: [], timer: undefined };
+      this.queues.set(table, q);
+    }
+    q.items.push(item);
+    if (q.items.length >= this.options.max) this.flush(table, q);
+    else if (!q.timer) {
+      const queue = q;
+      q.timer = this.options.windowMs > 0 ? setTimeout(() => this.flush(table, queue), this.options.windowMs) : setImmediate(() => this.flush(table, queue));
+    }
   }
 
-  private flush(table: string, q: Queue): void {
+  private flush(table: string, q: Queue<T>): void {
     if (q.timer) {
       clearTimeout(q.timer as NodeJS.Timeout);
       clearImmediate(q.timer as NodeJS.Immediate);
       q.timer = undefined;
     }
     while (q.items.length > 0) {
-      const batch = q.items.splice(0, this.options.max);
+      const batch = q.items.length <= this.options.max ? q.items : q.items.splice(0, this.options.max);
+      if (batch === q.items) q.items = [];
       void this.send(table, batch);
     }
   }
 
-  private async send(table: string, batch: Pending[]): Promise<void> {
+  private async send(table: string, batch: T[]): Promise<void> {
     const seq = this.nextSeq();
     const started = performance.now();
     const timeoutMs = Math.max(1, Math.floor(batch[0]!.at + this.options.timeoutMs - started));
@@ -93,10 +97,11 @@ export class Batcher {
     try {
       const res = await this.upstream.lookup(table, batch.map((p) => p.query), timeoutMs);
       this.observer.succeeded(table, res.generation, seq, performance.now() - started, res.epoch);
-      batch.forEach((p, i) => p.resolve({ result: res.results[i]!, generation: res.generation, seq }));
+      batch.forEach((p, i) => this.deliver(p, { result: res.results[i]!, generation: res.generation, seq }));
     } catch (err) {
       this.observer.failed(table, err, performance.now() - started, batch.length);
-      for (const p of batch) p.reject(err);
+      const failure = { error: err };
+      for (const p of batch) this.deliver(p, failure);
     }
   }
 }

@@ -1,17 +1,33 @@
-import { LIMITS, type Service } from '../../lambda/contract.js';
+import { LIMITS, type LookupQuery, type Service } from '../../lambda/contract.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { UpstreamError, type Upstream, type UpstreamFailure } from '../upstream/client.js';
 import type { Answer } from './answer.js';
-import { Batcher, type BatchResult } from './batcher.js';
+import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './batcher.js';
 import { Breaker } from './breaker.js';
 import { AnswerCache, type CacheEntry } from './cache.js';
+import { DeadlineList, type Timed } from './deadlines.js';
 import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 
 /** Services whose values are never served stale: a revoked password must stop working. */
 const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
 
 type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean; unknownTable: boolean };
+
+/** One key being asked of the function, and the callers waiting for its answer. */
+interface Flight extends BatchItem {
+  table: string;
+  service: Service;
+  key: string;
+  ck: string;
+  waiters: Waiter[];
+}
+
+/** A caller waiting for a flight, until its deadline; `resolve` is cleared once it is answered. */
+interface Waiter extends Timed {
+  flight: Flight;
+  resolve: ((a: Answer) => void) | undefined;
+}
 
 /** What the resolver knows of a table's active generation. */
 interface TableState {
@@ -35,8 +51,9 @@ export class Resolver {
   readonly cache: AnswerCache;
   /** Callers waiting for an answer from the function. */
   private waiting = 0;
-  private readonly inflight = new Map<string, Promise<Outcome>>();
-  private readonly batcher: Batcher;
+  private readonly inflight = new Map<string, Flight>();
+  private readonly waiters: DeadlineList<Waiter>;
+  private readonly batcher: Batcher<Flight>;
   private readonly breaker: Breaker;
   /** The newest generation seen per table. */
   private readonly generations = new Map<string, TableState>();
@@ -64,7 +81,9 @@ export class Resolver {
         succeeded: (table, generation, seq, ms, epoch) => this.upstreamSucceeded(table, generation, epoch, seq, ms),
         failed: (table, err, ms, size) => this.upstreamFailed(table, err, ms, size),
       },
+      (flight, outcome) => this.land(flight, outcome),
     );
+    this.waiters = new DeadlineList<Waiter>((w) => this.answer(w, this.fallback(w.flight.table, w.flight.service, w.flight.ck, this.deadlineReason, true)));
     // Checked a few times per max_staleness, so confirmations arrive before hits would have to wait for one.
     this.poller = setInterval(() => this.checkTablesInUse(), Math.max(25, Math.floor(config.cache.maxStalenessMs / 4)));
     this.poller.unref();
@@ -176,6 +195,7 @@ export class Resolver {
 
   async close(): Promise<void> {
     clearInterval(this.poller);
+    this.waiters.close();
     this.breaker.close();
     await this.upstream.close();
   }
@@ -187,58 +207,65 @@ export class Resolver {
     const ck = cacheKey(table, service, key);
     if (this.breaker.open) return Promise.resolve(this.fallback(table, service, ck, 'upstream unavailable (circuit open)', false));
 
-    let pending = this.inflight.get(ck);
-    if (!pending) {
-      pending = this.fetch(table, service, key, ck);
-      this.inflight.set(ck, pending);
-      void pending.then(() => this.inflight.delete(ck));
+    let flight = this.inflight.get(ck);
+    if (!flight) {
+      const query: LookupQuery = { service, key };
+      flight = { query, at: performance.now(), table, service, key, ck, waiters: [] };
+      this.inflight.set(ck, flight);
+      this.batcher.enqueue(table, flight);
     }
     this.waiting++;
+    const f = flight;
     return new Promise<Answer>((resolve) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        this.waiting--;
-        resolve(this.fallback(table, service, ck, this.deadlineReason, true));
-      }, this.config.upstream.deadlineMs);
-      void pending.then((outcome) => {
-        if (settled) return;
-        clearTimeout(timer);
-        this.waiting--;
-        resolve(this.settle(table, service, ck, outcome));
-      });
+      const w: Waiter = { deadline: performance.now() + this.config.upstream.deadlineMs, prev: undefined, next: undefined, flight: f, resolve };
+      f.waiters.push(w);
+      this.waiters.add(w);
     });
   }
 
-  private fetch(table: string, service: Service, key: string, ck: string): Promise<Outcome> {
-    return this.batcher.enqueue(table, { service, key }).then(
-      (ok): Outcome => {
-        const r = ok.result;
-        if (r.s !== 'error') {
-          const now = Date.now();
-          const fresh = now + (r.s === 'found' ? this.config.cache.ttlMs : this.config.cache.negativeTtlMs);
-          const entry: CacheEntry = {
-            value: r.s === 'found' ? r.value : undefined,
-            generation: ok.generation,
-            freshUntil: fresh,
-            staleUntil: r.s === 'found' ? fresh + this.staleMs(table, service) : fresh,
-          };
-          if (this.isCurrent(table, entry)) this.cache.set(ck, entry);
-        } else {
-          // The key may be a secret (an smtpd `auth` key is user:password): not even an echo of it is kept.
-          const reason = r.reason.split(key).join('[key]');
-          // Once per key asked, however many callers were waiting for it.
-          this.log.warn({ table, service, cause: 'function', queries: 1 }, `the function answered error for a key: ${reason}`);
-          return { ok: { ...ok, result: { s: 'error', reason } } };
-        }
-        return { ok };
-      },
-      (err: unknown): Outcome => {
-        // The request was aborted at the first caller's deadline: the same answer as the caller's own timer.
-        const timeout = err instanceof UpstreamError && err.kind === 'timeout';
-        return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof UpstreamError && err.unknownTable };
-      },
-    );
+  /** A flight's answer (or failure) arrived: cached, then given to every caller still waiting for it. */
+  private land(flight: Flight, outcome: BatchOutcome): void {
+    this.inflight.delete(flight.ck);
+    const o = this.outcome(flight, outcome);
+    for (const w of flight.waiters) {
+      if (w.resolve === undefined) continue; // answered at its deadline
+      this.waiters.remove(w);
+      this.answer(w, this.settle(flight.table, flight.service, flight.ck, o));
+    }
+  }
+
+  private answer(w: Waiter, a: Answer): void {
+    const resolve = w.resolve!;
+    w.resolve = undefined;
+    this.waiting--;
+    resolve(a);
+  }
+
+  private outcome({ table, service, key, ck }: Flight, outcome: BatchOutcome): Outcome {
+    if ('error' in outcome) {
+      // The request was aborted at the first caller's deadline: the same answer as the caller's own timer.
+      const err = outcome.error;
+      const timeout = err instanceof UpstreamError && err.kind === 'timeout';
+      return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof UpstreamError && err.unknownTable };
+    }
+    const r = outcome.result;
+    if (r.s === 'error') {
+      // The key may be a secret (an smtpd `auth` key is user:password): not even an echo of it is kept.
+      const reason = r.reason.split(key).join('[key]');
+      // Once per key asked, however many callers were waiting for it.
+      this.log.warn({ table, service, cause: 'function', queries: 1 }, `the function answered error for a key: ${reason}`);
+      return { ok: { ...outcome, result: { s: 'error', reason } } };
+    }
+    const now = Date.now();
+    const fresh = now + (r.s === 'found' ? this.config.cache.ttlMs : this.config.cache.negativeTtlMs);
+    const entry: CacheEntry = {
+      value: r.s === 'found' ? r.value : undefined,
+      generation: outcome.generation,
+      freshUntil: fresh,
+      staleUntil: r.s === 'found' ? fresh + this.staleMs(table, service) : fresh,
+    };
+    if (this.isCurrent(table, entry)) this.cache.set(ck, entry);
+    return { ok: outcome };
   }
 
   private settle(table: string, service: Service, ck: string, outcome: Outcome): Answer {

@@ -14,6 +14,8 @@ import { formatResult, formatUpdate, parseConfigLine, parseRequest, type Outcome
 const MAX_LINE = 64 * 1024;
 /** After stdin EOF, how long answers still in flight may take before the process exits. */
 const EOF_GRACE_MS = 500;
+/** Replies written at once at the latest. */
+const FLUSH_AT = 256;
 /** Lines about bad input from smtpd: at most this many a second. */
 const BAD_INPUT_LINES_PER_S = 10;
 
@@ -145,18 +147,22 @@ class SmtpdTable {
     }
     if (answer instanceof Promise) {
       this.inflight++;
-      answer
-        .then(
-          (a) => this.answer(req, a),
-          (err: unknown) => {
-            this.o.log.error({ err: String(err) }, 'internal error in lookup');
-            this.send(formatResult(req.op, req.id, { s: 'error', message: 'internal error' }));
-          },
-        )
-        .finally(() => {
-          if (--this.inflight === 0) this.onDrained?.();
-        });
+      answer.then(
+        (a) => {
+          this.answer(req, a);
+          this.settled();
+        },
+        (err: unknown) => {
+          this.o.log.error({ err: String(err) }, 'internal error in lookup');
+          this.send(formatResult(req.op, req.id, { s: 'error', message: 'internal error' }));
+          this.settled();
+        },
+      );
     } else this.answer(req, answer);
+  }
+
+  private settled(): void {
+    if (--this.inflight === 0) this.onDrained?.();
   }
 
   private answer(req: Exclude<Request, { op: 'update' }>, a: Answer): void {
@@ -180,11 +186,12 @@ class SmtpdTable {
     if (log) this.o.log.warn(held > 0 ? { ...fields, notLogged: held } : fields, held > 0 ? `${msg} (and ${held} more bad lines not logged)` : msg);
   }
 
-  /** Replies are coalesced into one write per event-loop turn. */
+  /** Replies are coalesced into one write per event-loop turn, or per FLUSH_AT replies when many settle at once (a deadline passing for thousands). */
   private send(text: string): void {
     if (this.closed) return;
     this.out.push(text);
-    if (!this.flushScheduled) {
+    if (this.out.length >= FLUSH_AT) this.flush();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }

@@ -29,10 +29,16 @@ export interface FrontEnd {
   readonly kind: FrontEndKind;
   readonly pid: number;
   readonly stderr: string;
-  /** Sends every lookup at once and waits for all the answers. */
-  lookupAll(keys: string[], timeoutMs?: number): Promise<Answered[]>;
+  /** Sends every lookup (at once, or spread evenly over `spreadMs`) and waits for all the answers. */
+  lookupAll(keys: string[], opts?: SendOptions): Promise<Answered[]>;
   alive(): boolean;
   close(): Promise<void>;
+}
+
+export interface SendOptions {
+  /** The writes are spread over this long, in even steps (the lookups are all in flight still, if it is below the deadline). */
+  spreadMs?: number;
+  timeoutMs?: number;
 }
 
 export interface FrontEndOptions {
@@ -50,9 +56,13 @@ export async function startFrontEnd(kind: FrontEndKind, o: FrontEndOptions): Pro
   return kind === 'smtpd' ? SmtpdFrontEnd.start(config, o) : SockmapFrontEnd.start(config, o);
 }
 
-/** When each chunk of `text` went to the kernel: writes it in pieces, resolving each piece's write time. */
-function writeTimed(out: Writable, pieces: string[]): Promise<number>[] {
-  return pieces.map((p) => new Promise<number>((resolve) => out.write(p, () => resolve(performance.now()))));
+/** Writes `text` after `delayMs`; resolves when it went to the kernel. */
+function writeTimed(out: Writable, text: string, delayMs = 0): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const write = (): void => void out.write(text, () => resolve(performance.now()));
+    if (delayMs > 0) setTimeout(write, delayMs);
+    else write();
+  });
 }
 
 class SmtpdFrontEnd implements FrontEnd {
@@ -78,7 +88,7 @@ class SmtpdFrontEnd implements FrontEnd {
     return this.peer.stderr;
   }
 
-  async lookupAll(keys: string[], timeoutMs = 30_000): Promise<Answered[]> {
+  async lookupAll(keys: string[], { spreadMs = 0, timeoutMs = 30_000 }: SendOptions = {}): Promise<Answered[]> {
     const ids = keys.map(() => (this.nextId++).toString(16).padStart(8, '0'));
     const arrivals = new Map<string, { line: string; at: number }>();
     let partial = '';
@@ -95,7 +105,7 @@ class SmtpdFrontEnd implements FrontEnd {
       for (let i = 0; i < keys.length; i += 500) {
         pieces.push(keys.slice(i, i + 500).map((k, j) => request(this.table, 'lookup', 'alias', ids[i + j]!, k)).join(''));
       }
-      const written = writeTimed(this.peer.child.stdin, pieces);
+      const written = pieces.map((p, i) => writeTimed(this.peer.child.stdin, p, (i * spreadMs) / pieces.length));
       await this.peer.lines(keys.length, timeoutMs); // every answer is in (and taken off the peer's buffer)
       const sentAt = await Promise.all(written);
       return keys.map((key, i) => {
@@ -144,16 +154,16 @@ class SockmapFrontEnd implements FrontEnd {
   }
 
   /** Keys are dealt round-robin over the connections, each connection's share pipelined in one write. */
-  async lookupAll(keys: string[], timeoutMs = 30_000): Promise<Answered[]> {
+  async lookupAll(keys: string[], { spreadMs = 0, timeoutMs = 30_000 }: SendOptions = {}): Promise<Answered[]> {
     const shares = this.clients.map((_, c) => keys.map((k, i) => ({ k, i })).filter((x) => x.i % this.clients.length === c));
     const out: Answered[] = new Array(keys.length);
     await Promise.all(
       this.clients.map(async (client, c) => {
         const share = shares[c]!;
         if (share.length === 0) return;
-        const [written] = writeTimed(client.socket, [share.map((x) => netstring(`${this.table} ${x.k}`)).join('')]);
-        const replies = await client.nextTimed(share.length, timeoutMs);
-        const sentAt = await written!;
+        const written = writeTimed(client.socket, share.map((x) => netstring(`${this.table} ${x.k}`)).join(''), (c * spreadMs) / this.clients.length);
+        const replies = await client.nextTimed(share.length, timeoutMs + spreadMs);
+        const sentAt = await written;
         replies.forEach((r, j) => {
           const { k, i } = share[j]!;
           const status = r.payload.slice(0, r.payload.indexOf(' '));

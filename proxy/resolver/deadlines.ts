@@ -1,0 +1,68 @@
+/** An entry of a deadline list (the list links it). */
+export interface Timed {
+  /** performance.now() by which it is expired if still listed. */
+  deadline: number;
+  prev: Timed | undefined;
+  next: Timed | undefined;
+}
+
+/**
+ * Entries in deadline order behind one timer. Every deadline is the same
+ * length from its start, so deadline order is arrival order: entries are
+ * added at the tail, unlinked in O(1) when settled, and expired from the
+ * head. Ten thousand callers waiting cost ten thousand small objects, not
+ * ten thousand timers.
+ */
+export class DeadlineList<T extends Timed> {
+  private head: T | undefined;
+  private tail: T | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  constructor(private readonly expire: (item: T) => void) {}
+
+  add(item: T): void {
+    item.prev = this.tail;
+    item.next = undefined;
+    if (this.tail) this.tail.next = item;
+    else this.head = item;
+    this.tail = item;
+    if (item === this.head) this.arm();
+  }
+
+  /** Unlinks an entry settled before its deadline. */
+  remove(item: T): void {
+    if (item.prev) item.prev.next = item.next;
+    else if (this.head === item) this.head = item.next as T | undefined;
+    else return; // not listed
+    if (item.next) item.next.prev = item.prev;
+    else this.tail = item.prev as T | undefined;
+    item.prev = item.next = undefined;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    const head = this.head;
+    if (!head || head.deadline >= this.armedFor) return;
+    clearTimeout(this.timer);
+    this.armedFor = head.deadline;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(head.deadline - performance.now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    // Timers run on the event loop's millisecond clock: within a millisecond is due.
+    const now = performance.now() + 1;
+    while (this.head && this.head.deadline <= now) {
+      const item = this.head;
+      this.remove(item);
+      this.expire(item);
+    }
+    this.arm();
+  }
+}

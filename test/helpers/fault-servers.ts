@@ -32,19 +32,9 @@ export async function blackHole(port?: number): Promise<FaultServer> {
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
   });
-  const p = await listen(server, port);
-  return {
-    url: `http://127.0.0.1:${p}`,
-    port: p,
-    get hits() {
-      return hits;
-    },
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return expose(server, port, () => hits, () => {
+    for (const s of sockets) s.destroy();
+  });
 }
 
 /** An HTTP server answering every request with `handler` (after reading the body). */
@@ -57,17 +47,22 @@ export async function httpFault(handler: (req: IncomingMessage, body: string, re
     req.on('data', (c: string) => (body += c));
     req.on('end', () => handler(req, body, res));
   });
-  const p = await listen(server as unknown as Server, port);
+  return expose(server as unknown as Server, port, () => hits, () => server.closeAllConnections());
+}
+
+/** Listens on 127.0.0.1 and describes the server; `drop` ends its open connections at close. */
+async function expose(server: Server, port: number | undefined, hits: () => number, drop: () => void): Promise<FaultServer> {
+  const p = await listen(server, port);
   return {
     url: `http://127.0.0.1:${p}`,
     port: p,
     get hits() {
-      return hits;
+      return hits();
     },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        drop();
       }),
   };
 }

@@ -7,7 +7,7 @@ import type { TableHealth } from '../health/table-health.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { TableService } from '../tables/table-service.js';
-import { failure, notFound, replyFor, type Dialect } from './dialect.js';
+import { failure, notFound, replyFor, type Dialect, type NotFoundCode } from './dialect.js';
 import type { MapDirectory } from './maps.js';
 
 /** What answering needs; replaced as a whole when the configuration is reloaded. */
@@ -42,15 +42,20 @@ export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestCon
     ctx.log.error({ err: String(err), map: name }, 'internal error in lookup');
     return failure('TEMP', 'internal error');
   }
-  const reply = (a: Answer): string => (a.kind === 'error' && a.unknownTable ? unknownMap(name, ctx) : logged(replyFor(a, dialect, target.notFound), name, ctx.log));
-  if (!(answer instanceof Promise)) return reply(answer);
+  // The hit path makes no closure: this runs once per request.
+  if (!(answer instanceof Promise)) return replyTo(answer, name, dialect, target.notFound, ctx);
   return answer.then(
-    reply,
+    (a) => replyTo(a, name, dialect, target.notFound, ctx),
     (err: unknown) => {
       ctx.log.error({ err: String(err), map: name }, 'internal error in lookup');
       return failure('TEMP', 'internal error');
     },
   );
+}
+
+function replyTo(a: Answer, name: string, dialect: Dialect, notFoundCode: NotFoundCode, ctx: RequestContext): string {
+  if (a.kind === 'error' && a.unknownTable) return unknownMap(name, ctx);
+  return logged(replyFor(a, dialect, notFoundCode), name, ctx.log);
 }
 
 /** A map no table stands behind: not configured, or a table the function does not have. */

@@ -44,6 +44,12 @@ export class LogBudget {
     private readonly windowMs: number,
   ) {}
 
+  /** Logs a warning within the budget; the first line after some were held back says how many. */
+  warn(log: Logger, fields: object, msg: string): void {
+    const { log: now, held } = this.take();
+    if (now) log.warn(held > 0 ? { ...fields, notLogged: held } : fields, held > 0 ? `${msg} (and ${held} more not logged)` : msg);
+  }
+
   /** Whether to log this one; with the number of lines held back since the last one logged. */
   take(now = performance.now()): { log: boolean; held: number } {
     if (now - this.windowStart >= this.windowMs) {

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../lambda/local/backend.js';
 import { netstring } from '../proxy/sockmap/netstring.js';
 import { startTestBackend } from './helpers/backend.js';
+import { parseLogs } from './helpers/logs.js';
 import { MiB, memoryOf } from './helpers/memory.js';
 import { sleep } from './helpers/resolver.js';
 import { SmtpdPeer, request, writeConfig } from './helpers/smtpd-peer.js';
@@ -96,6 +97,16 @@ describe('abuse of cloudtable sockmap', () => {
     await Promise.race([evil.closed, sleep(5000).then(() => assert.fail('the connection was not closed'))]);
     await normalClientServed(50, 500);
     assert.ok(memoryOf(server.child.pid!).rss - before.rss < 16 * MiB);
+  });
+
+  it('100 clients sending malformed netstrings: each one closed, the log holds a few lines a second', async () => {
+    const bad = await Promise.all(Array.from({ length: 100 }, () => SockmapClient.connect(server.listeners[0]!)));
+    for (const c of bad) c.write('11:users user1;'); // a ';' where the ',' belongs
+    await Promise.race([Promise.all(bad.map((c) => c.closed)), sleep(5000).then(() => assert.fail('not every connection was closed'))]);
+    await normalClientServed(20, 500);
+    await sleep(100); // the log is written asynchronously
+    const lines = parseLogs(server.stderr).filter((l) => String(l.msg).startsWith('malformed request'));
+    assert.ok(lines.length >= 1 && lines.length <= 10, `${lines.length} lines for 100 malformed requests`);
   });
 
   it('200 slowloris connections trickling their requests do not slow the others, and are answered in the end', async () => {

@@ -182,8 +182,7 @@ class SmtpdTable {
   }
 
   private badLine(fields: object, msg: string): void {
-    const { log, held } = this.badInput.take();
-    if (log) this.o.log.warn(held > 0 ? { ...fields, notLogged: held } : fields, held > 0 ? `${msg} (and ${held} more bad lines not logged)` : msg);
+    this.badInput.warn(this.o.log, fields, msg);
   }
 
   /** Replies are coalesced into one write per event-loop turn, or per FLUSH_AT replies when many settle at once (a deadline passing for thousands). */

@@ -6,7 +6,7 @@
 // connection stays open for ever (Sendmail keeps one and never retries).
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
+import type { LogBudget, Logger } from '../log.js';
 import type { Dialect } from './dialect.js';
 import { netstring, NetstringReader } from './netstring.js';
 import { answerRequest, type RequestContext } from './request.js';
@@ -15,6 +15,8 @@ export interface ConnectionSettings {
   dialect: Dialect;
   maxInflight: number;
   maxRequestBytes: number;
+  /** Shared by the server's connections: a flood of bad clients is a few lines a second. */
+  badInput: LogBudget;
 }
 
 /** Answered replies are written once this many characters wait, even while more requests are being taken. */
@@ -117,7 +119,7 @@ export class SockmapConnection {
         break;
       }
       if ('error' in frame) {
-        this.log.warn({ peer: peerOf(this.socket), reason: frame.error }, 'malformed request: closing the connection after answering what came before it');
+        this.settings.badInput.warn(this.log, { peer: peerOf(this.socket), reason: frame.error }, 'malformed request: closing the connection after answering what came before it');
         this.inputDone = true;
         more = false;
         break;

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { SockmapConfig } from '../config.js';
 import type { TableHealth } from '../health/table-health.js';
-import type { Logger } from '../log.js';
+import { LogBudget, type Logger } from '../log.js';
 import type { TableService } from '../tables/table-service.js';
 import { SockmapConnection } from './connection.js';
 import { closeListeners, openListeners, type ActivatedFd, type Listener } from './listeners.js';
@@ -43,6 +43,8 @@ export class SockmapServer {
   private listeners: Listener[] = [];
   private readonly connections = new Set<SockmapConnection>();
   private refused = 0;
+  /** Lines about refused connections and malformed requests: ten a second at most. */
+  private readonly noise = new LogBudget(10, 1000);
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -90,14 +92,14 @@ export class SockmapServer {
     }
     if (this.connections.size >= this.settings.maxConnections) {
       this.refused++;
-      this.log.warn({ listener: listener.name, max: this.settings.maxConnections }, 'too many connections: closing a new one');
+      this.noise.warn(this.log, { listener: listener.name, max: this.settings.maxConnections }, 'too many connections: closing a new one');
       socket.destroy();
       return;
     }
     const s = this.settings;
     const conn = new SockmapConnection(
       socket,
-      { dialect: listener.dialect, maxInflight: s.maxInflight, maxRequestBytes: s.maxRequestBytes },
+      { dialect: listener.dialect, maxInflight: s.maxInflight, maxRequestBytes: s.maxRequestBytes, badInput: this.noise },
       () => this.settings.context,
       this.log,
     );

@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createAdmin } from './admin/handler.js';
 import { limitsFromEnv } from './admin/limits.js';
-import type { GcResponse } from './admin-contract.js';
+import type { GcResponse } from '../common/contract/admin.js';
 import type { FunctionUrlEvent, FunctionUrlResult } from './function-url.js';
 import { Store } from './store/store.js';
 

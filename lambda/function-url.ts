@@ -2,7 +2,7 @@
 // cloudtable's handlers read, and helpers to answer it. Declared here rather
 // than pulling in @types/aws-lambda for three fields.
 
-import { CONTRACT_VERSION, ContractError, LIMITS, type ErrorResponse } from './contract.js';
+import { CONTRACT_VERSION, ContractError, LIMITS, type ErrorResponse } from '../common/contract/lookup.js';
 
 export interface FunctionUrlEvent {
   version: '2.0';

@@ -10,7 +10,7 @@ import {
   type ListResponse,
   type LookupResponse,
   type QueryResult,
-} from './contract.js';
+} from '../common/contract/lookup.js';
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from './function-url.js';
 import { errorName, type Store } from './store/store.js';
 

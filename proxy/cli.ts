@@ -12,7 +12,7 @@ import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
-import { SERVICES } from '../lambda/contract.js';
+import { SERVICES } from '../common/contract/lookup.js';
 import { DEFAULT_PORT } from './sockmap/address.js';
 
 function port(value: string): number {

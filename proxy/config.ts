@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { SERVICES, isService, LIMITS, type Service } from '../lambda/contract.js';
+import { SERVICES, isService, LIMITS, type Service } from '../common/contract/lookup.js';
 import { DEFAULT_LISTEN, parseListenAddress } from './sockmap/address.js';
 import { DIALECTS, type Dialect, type NotFoundCode } from './sockmap/dialect.js';
 import { parseMetricsAddress, type MetricsAddress } from './metrics/metrics-address.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { CONTRACT_VERSION } from '../lambda/contract.js';
+import { CONTRACT_VERSION } from '../common/contract/lookup.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { startTestBackend } from './helpers/backend.js';
 import { blackHole, switchableUpstream, type SwitchableUpstream, type UpstreamMode } from './helpers/fault-servers.js';

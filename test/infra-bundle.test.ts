@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { CONTRACT_VERSION, LOOKUP_PATH } from '../lambda/contract.js';
+import { CONTRACT_VERSION, LOOKUP_PATH } from '../common/contract/lookup.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { LOCAL_TABLE_NAME } from '../lambda/local/backend.js';
 import { startTestBackend } from './helpers/backend.js';

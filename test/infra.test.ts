@@ -14,7 +14,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse as parseToml } from 'smol-toml';
 import { CloudTable } from '../infra/cloudtable.js';
 import type { UrlFunction } from '../infra/url-function.js';
-import { ADMIN_LIMITS, ADMIN_PREFIX } from '../lambda/admin-contract.js';
+import { ADMIN_LIMITS, ADMIN_PREFIX } from '../common/contract/admin.js';
 import { createAdmin, type Admin } from '../lambda/admin/handler.js';
 import { LOCAL_TABLE_NAME } from '../lambda/local/backend.js';
 import { ensureTable, startEngine, type Engine } from '../lambda/local/dynalite-engine.js';

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { CONTRACT_VERSION } from '../lambda/contract.js';
+import { CONTRACT_VERSION } from '../common/contract/lookup.js';
 import { TEST_CREDENTIALS, startTestBackend } from './helpers/backend.js';
 import { blackHole, httpFault } from './helpers/fault-servers.js';
 import { HANDSHAKE, SmtpdPeer, request, writeConfig, type LogLine } from './helpers/smtpd-peer.js';

@@ -18,7 +18,7 @@ import {
   relayhostError,
   splitList,
   valueError,
-} from '../lambda/validation/index.js';
+} from '../common/smtpd/index.js';
 
 describe('hostname glob (hostname_match)', () => {
   const cases: Array<[string, string, boolean]> = [

@@ -3,11 +3,11 @@
 // validators the proxy uses too), plus what the store and the proxy's
 // protocols need of every value, and no key twice in a batch.
 
-import { ADMIN_LIMITS, type SendEntry } from '../admin-contract.js';
-import { byteLength, isService } from '../contract.js';
+import { ADMIN_LIMITS, type SendEntry } from '../../common/contract/admin.js';
+import { byteLength, isService } from '../../common/contract/lookup.js';
 import type { EntryError } from '../store/store.js';
 import type { CheckedBatch } from '../store/transaction.js';
-import { entryError } from '../validation/index.js';
+import { entryError } from '../../common/smtpd/index.js';
 
 // CR, LF and NUL end or cut a protocol line in every client.
 const LINE_BREAKING = /[\r\n\0]/;

@@ -21,8 +21,8 @@ import {
   type TableStatus,
   type UndoResponse,
   type ValidateResponse,
-} from '../admin-contract.js';
-import { ContractError } from '../contract.js';
+} from '../../common/contract/admin.js';
+import { ContractError } from '../../common/contract/lookup.js';
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from '../function-url.js';
 import { GarbageCollector } from '../store/garbage.js';
 import { activeView, isLive, type MetaRecord } from '../store/meta.js';

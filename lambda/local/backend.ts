@@ -2,7 +2,7 @@
 // HTTP, on embedded DynamoDB: the reader at /v1/lookup, the admin function
 // under /v1/admin/. The same handler code that Lambda runs.
 
-import { ADMIN_LIMITS, ADMIN_PREFIX } from '../admin-contract.js';
+import { ADMIN_LIMITS, ADMIN_PREFIX } from '../../common/contract/admin.js';
 import { createAdmin, type Admin, type AdminLogger } from '../admin/handler.js';
 import { createLookupHandler } from '../lookup.js';
 import { Store, type Clock } from '../store/store.js';

@@ -4,7 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CONTRACT_VERSION, LIMITS } from '../contract.js';
+import { CONTRACT_VERSION, LIMITS } from '../../common/contract/lookup.js';
 import type { FunctionUrlEvent, FunctionUrlHandler } from '../function-url.js';
 import { verifySigV4, type LocalCredentials } from './sigv4-verify.js';
 

@@ -5,7 +5,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { REQUIRED_SIGNED_HEADERS, SIGV4_SERVICE, Sha256 } from '../sigv4.js';
+import { REQUIRED_SIGNED_HEADERS, SIGV4_SERVICE, Sha256 } from '../../common/sigv4.js';
 
 export interface LocalCredentials {
   accessKeyId: string;

@@ -18,7 +18,7 @@
 // generations are deleted after a grace period longer than any lookup.
 //
 // Pattern items repeat, in a partition of their own, the entries of a
-// generation whose key is a pattern (isPatternKey in lambda/validation: a `*`
+// generation whose key is a pattern (isPatternKey in common/smtpd: a `*`
 // glob, a network prefix or a non-canonical address). Store.writeEntries
 // writes them with the entries and Store.deleteGeneration deletes them with
 // them, so one Query returns a generation's whole pattern set in key order,

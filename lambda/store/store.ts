@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { activeView, decodeMeta, type MetaRecord } from './meta.js';
 import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffOptions } from './retry.js';
-import { isPatternKey } from '../validation/keys.js';
+import { isPatternKey } from '../../common/smtpd/keys.js';
 import { GC_PK, INDEX_PK, META_SK, PK, SK, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk, patternPk } from './schema.js';
 
 /** What lookups are answered from: the table's active generation as a reader sees it now. */

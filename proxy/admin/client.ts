@@ -25,8 +25,8 @@ import {
   type UndoRequest,
   type UndoResponse,
   type ValidateResponse,
-} from '../../lambda/admin-contract.js';
-import { isRecord } from '../../lambda/contract.js';
+} from '../../common/contract/admin.js';
+import { isRecord } from '../../common/contract/lookup.js';
 import { describe, readLimited } from '../upstream/client.js';
 import type { AdminConfig } from '../config.js';
 import { RequestSigner } from '../upstream/signer.js';

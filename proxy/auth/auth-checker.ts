@@ -9,7 +9,7 @@
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { valueError } from '../../lambda/validation/index.js';
+import { valueError } from '../../common/smtpd/index.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';

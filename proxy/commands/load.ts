@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import type { Service } from '../../lambda/contract.js';
+import type { Service } from '../../common/contract/lookup.js';
 import { AdminError, adminClientFor } from '../admin/client.js';
 import { loadTable, type LoadOutcome } from '../load/loader.js';
 import { createProgress } from '../load/progress.js';

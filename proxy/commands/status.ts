@@ -1,4 +1,4 @@
-import type { TableStatus } from '../../lambda/admin-contract.js';
+import type { TableStatus } from '../../common/contract/admin.js';
 import { AdminError, adminClientFor } from '../admin/client.js';
 import { HttpUpstream } from '../upstream/client.js';
 import { RequestSigner } from '../upstream/signer.js';

@@ -4,8 +4,8 @@
 // reader, commit — or rollback on any failure or on Ctrl-C.
 
 import { addAbortSignal, type Readable } from 'node:stream';
-import type { EntryProblem, HelloResponse, SendEntry, ValidateResponse } from '../../lambda/admin-contract.js';
-import type { Service } from '../../lambda/contract.js';
+import type { EntryProblem, HelloResponse, SendEntry, ValidateResponse } from '../../common/contract/admin.js';
+import type { Service } from '../../common/contract/lookup.js';
 import { AdminError, type AdminClient } from '../admin/client.js';
 import type { Upstream } from '../upstream/client.js';
 import type { Progress } from './progress.js';

@@ -19,7 +19,7 @@
 // repeated key), this reader reports an error with the line number instead:
 // a table is replaced whole or not at all.
 
-import { foldKey, isSpace } from '../../lambda/validation/text.js';
+import { foldKey, isSpace } from '../../common/smtpd/text.js';
 
 export type TableFormat = 'smtpd' | 'postmap';
 

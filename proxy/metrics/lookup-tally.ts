@@ -1,4 +1,4 @@
-import { SERVICES, type Service } from '../../lambda/contract.js';
+import { SERVICES, type Service } from '../../common/contract/lookup.js';
 import { LOOKUP_RESULTS, type LookupResult } from '../resolver/observer.js';
 
 /** Series beyond this many tables are summed under OTHER_TABLES: a client naming random maps cannot grow memory. */

@@ -3,7 +3,7 @@
 // upstream requests, a few per batch of keys, go to prom-client directly.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Service } from '../../lambda/contract.js';
+import type { Service } from '../../common/contract/lookup.js';
 import type { LookupResult, RequestOutcome, ResolverObserver } from '../resolver/observer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { LookupTally, MAX_TABLE_LABELS, OTHER_TABLES } from './lookup-tally.js';

@@ -1,4 +1,4 @@
-import type { LookupQuery, QueryResult } from '../../lambda/contract.js';
+import type { LookupQuery, QueryResult } from '../../common/contract/lookup.js';
 import type { Upstream } from '../upstream/client.js';
 
 export interface BatchResult {

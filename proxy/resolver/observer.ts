@@ -1,4 +1,4 @@
-import type { Service } from '../../lambda/contract.js';
+import type { Service } from '../../common/contract/lookup.js';
 import type { UpstreamFailure } from '../upstream/client.js';
 
 /**

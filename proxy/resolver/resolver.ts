@@ -1,4 +1,4 @@
-import { LIMITS, type LookupQuery, type Service } from '../../lambda/contract.js';
+import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lookup.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { UpstreamError, type Upstream, type UpstreamFailure } from '../upstream/client.js';

@@ -3,7 +3,7 @@
 // Every reply goes through `format*` here, and none can carry CR, LF or NUL,
 // an empty found value, or a foreign ID: smtpd exits on any of them.
 
-import { isService, type Service } from '../../lambda/contract.js';
+import { isService, type Service } from '../../common/contract/lookup.js';
 
 export type Request =
   | { op: 'update'; id: string; table: string }

@@ -3,7 +3,7 @@
 // misses when the resolver settles (by the deadline at the latest).
 
 import type { Readable, Writable } from 'node:stream';
-import { isService, type Service } from '../../lambda/contract.js';
+import { isService, type Service } from '../../common/contract/lookup.js';
 import { LogBudget, type Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { TableService } from '../tables/table-service.js';

@@ -1,6 +1,6 @@
 // Which table and lookup service a socketmap map name stands for.
 
-import { LIMITS, type Service } from '../../lambda/contract.js';
+import { LIMITS, type Service } from '../../common/contract/lookup.js';
 import type { SockmapConfig } from '../config.js';
 import type { NotFoundCode } from './dialect.js';
 

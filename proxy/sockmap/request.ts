@@ -2,7 +2,7 @@
 // the connection frames, this decides what to answer.
 
 import { isUtf8 } from 'node:buffer';
-import { LIMITS } from '../../lambda/contract.js';
+import { LIMITS } from '../../common/contract/lookup.js';
 import type { TableHealth } from '../health/table-health.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';

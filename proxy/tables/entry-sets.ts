@@ -5,7 +5,7 @@
 // last saw for the table, and is revalidated after the positive TTL, so
 // pattern answers are exactly as fresh as exact ones.
 
-import { compareBytes, foldKey } from '../../lambda/validation/index.js';
+import { compareBytes, foldKey } from '../../common/smtpd/index.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { Listing, Upstream } from '../upstream/client.js';
 

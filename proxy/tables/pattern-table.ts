@@ -4,8 +4,8 @@
 // matching entry in key order, which is the entry smtpd's static table
 // would pick, since it walks its entries in strcmp order.
 
-import type { Service } from '../../lambda/contract.js';
-import { compareBytes, foldKey } from '../../lambda/validation/index.js';
+import type { Service } from '../../common/contract/lookup.js';
+import { compareBytes, foldKey } from '../../common/smtpd/index.js';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { EntrySet, EntrySets } from './entry-sets.js';

@@ -4,8 +4,8 @@
 // not an index, so a new generation carries on from the same place: entries
 // added after it come next, removed ones are skipped.
 
-import type { Service } from '../../lambda/contract.js';
-import { compareBytes } from '../../lambda/validation/index.js';
+import type { Service } from '../../common/contract/lookup.js';
+import { compareBytes } from '../../common/smtpd/index.js';
 import type { Answer } from '../resolver/answer.js';
 import type { EntrySets } from './entry-sets.js';
 import { withDeadline } from './pattern-table.js';

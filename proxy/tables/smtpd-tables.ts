@@ -3,8 +3,8 @@
 // looked-up values the way smtpd parses them (table_parse_lookup) so that a
 // value smtpd would refuse is answered `error`, never passed on.
 
-import type { Service } from '../../lambda/contract.js';
-import { valueError } from '../../lambda/validation/index.js';
+import type { Service } from '../../common/contract/lookup.js';
+import { valueError } from '../../common/smtpd/index.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';

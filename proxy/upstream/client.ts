@@ -16,7 +16,7 @@ import {
   type LookupQuery,
   type LookupRequest,
   type LookupResponse,
-} from '../../lambda/contract.js';
+} from '../../common/contract/lookup.js';
 import type { UpstreamConfig } from '../config.js';
 import type { RequestSigner } from './signer.js';
 

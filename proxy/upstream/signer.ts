@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { SIGV4_SERVICE, Sha256 } from '../../lambda/sigv4.js';
+import { SIGV4_SERVICE, Sha256 } from '../../common/sigv4.js';
 
 export interface SignInput {
   method: string;

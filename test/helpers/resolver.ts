@@ -1,4 +1,4 @@
-import type { ListResponse, LookupQuery, LookupResponse } from '../../lambda/contract.js';
+import type { ListResponse, LookupQuery, LookupResponse } from '../../common/contract/lookup.js';
 import { buildConfig, type Config } from '../../proxy/config.js';
 import { silentLogger } from '../../proxy/log.js';
 import type { ResolverObserver } from '../../proxy/resolver/observer.js';

@@ -1,4 +1,4 @@
-import { hostnameMatch } from '../../../lambda/validation/index.js';
+import { hostnameMatch } from '../../../common/smtpd/index.js';
 import type { EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';
 

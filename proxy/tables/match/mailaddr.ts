@@ -1,4 +1,4 @@
-import { mailaddrMatch, parseMailaddr, untagged, type Mailaddr } from '../../../lambda/validation/index.js';
+import { mailaddrMatch, parseMailaddr, untagged, type Mailaddr } from '../../../common/smtpd/index.js';
 import type { Entry, EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';
 

@@ -1,4 +1,4 @@
-import { exactAddressTexts, netaddrContains, netaddrMatch, parseNetaddr, type Netaddr } from '../../../lambda/validation/index.js';
+import { exactAddressTexts, netaddrContains, netaddrMatch, parseNetaddr, type Netaddr } from '../../../common/smtpd/index.js';
 import type { Entry, EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';
 

@@ -1,11 +1,11 @@
-import { compileSmtpdRegex, regexMatches, type CompiledRegex } from '../../../lambda/validation/index.js';
+import { compileSmtpdRegex, regexMatches, type CompiledRegex } from '../../../common/smtpd/index.js';
 import type { Entry, EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';
 
 /**
  * `regex`: every key of the table is a POSIX extended regular expression,
  * tried in key order (table_regex_match). A pattern that JavaScript cannot
- * run exactly as smtpd's regcomp would (see lambda/validation/regex.ts)
+ * run exactly as smtpd's regcomp would (see common/smtpd/regex.ts)
  * makes any lookup that reaches it undecidable, answered `error`.
  */
 export const regexMatcher: Matcher = {

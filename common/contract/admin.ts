@@ -8,7 +8,7 @@
 //   hello → list → begin → send… → validate → apply → commit | rollback
 //   (renew keeps the lease while the client is busy elsewhere)
 
-import { ContractError, LIMITS, isRecord, isService, type Service } from './contract.js';
+import { ContractError, LIMITS, isRecord, isService, type Service } from './lookup.js';
 
 export const ADMIN_CONTRACT_VERSION = 1;
 

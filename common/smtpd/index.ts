@@ -5,7 +5,7 @@
 // Loaders store keys folded with foldKey(), as smtpd, makemap and postmap do
 // by default: the proxy fetches exact keys by their folded form.
 
-import type { Service } from '../contract.js';
+import type { Service } from '../contract/lookup.js';
 import { keyError } from './keys.js';
 import { valueError } from './values.js';
 

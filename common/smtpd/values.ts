@@ -4,7 +4,7 @@
 // proxy answers `error` for it rather than pass it on, and a loader can
 // refuse it before it is ever served.
 
-import type { Service } from '../contract.js';
+import type { Service } from '../contract/lookup.js';
 import { aliasValueError } from './alias.js';
 import { parseMailaddr, splitList } from './mailaddr.js';
 import { parseNetaddr, parseSockaddr } from './netaddr.js';

@@ -1,7 +1,7 @@
 // Table keys: how smtpd normalizes them, which of them are patterns, and
 // which keys smtpd cannot use at all.
 
-import type { Service } from '../contract.js';
+import type { Service } from '../contract/lookup.js';
 import { exactAddressTexts, parseNetaddr } from './netaddr.js';
 import { compileSmtpdRegex } from './regex.js';
 import { MAX_KEY_BYTES, byteLength } from './text.js';

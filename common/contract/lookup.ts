@@ -6,7 +6,7 @@
 export const CONTRACT_VERSION = 1;
 
 export const LOOKUP_PATH = '/v1/lookup';
-/** A page of the active generation's pattern entries (globs, prefixes): see lambda/validation/keys.ts. */
+/** A page of the active generation's pattern entries (globs, prefixes): see common/smtpd/keys.ts. */
 export const PATTERNS_PATH = '/v1/patterns';
 /** A page of all the active generation's entries, in key order (regex tables, fetch rotation). */
 export const ENTRIES_PATH = '/v1/entries';

@@ -13,7 +13,7 @@ import { showCommand } from './commands/show.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
 import { SERVICES } from '../common/contract/lookup.js';
-import { DEFAULT_PORT } from './sockmap/address.js';
+import { DEFAULT_PORT } from './addresses/listen-address.js';
 
 function port(value: string): number {
   const n = Number(value);

@@ -50,7 +50,7 @@ describe('sockmap configuration', () => {
     assert.deepEqual(sockmapConfig({ config: file }).sockmap.listen.map((l) => l.address), ['unix:/run/a.sock']);
     const c = sockmapConfig({ config: file, listen: ['inet:127.0.0.1:1', 'unix:/run/b.sock'], dialect: 'sendmail' });
     assert.deepEqual(c.sockmap.listen.map((l) => [l.address, l.dialect]), [['inet:127.0.0.1:1', 'sendmail'], ['unix:/run/b.sock', 'sendmail']]);
-    assert.throws(() => sockmapConfig({ listen: ['nowhere'] }), /--listen nowhere/);
+    assert.throws(() => sockmapConfig({ listen: ['nowhere'] }), /--listen\.address: nowhere: a listen address is/);
     assert.throws(() => sockmapConfig({ dialect: 'sendmail' }), /--dialect applies to --listen/);
   });
 });

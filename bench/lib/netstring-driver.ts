@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { parseListenAddress } from '../../proxy/sockmap/address.js';
+import { parseListenAddress } from '../../proxy/addresses/listen-address.js';
 import { netstring, NetstringReader } from '../../proxy/sockmap/netstring.js';
 
 /** One client connection that counts replies and times them (replies come back in request order). */

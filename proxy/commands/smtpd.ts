@@ -1,4 +1,4 @@
-import { defaultConfig, loadConfigFile, metricsAddress, type Config, type LogLevel } from '../config.js';
+import { loadConfig, type Config, type LogLevel } from '../config.js';
 import { createLogger } from '../log.js';
 import { startProxyMetrics } from '../metrics/endpoint.js';
 import { createRuntime } from '../runtime.js';
@@ -11,17 +11,13 @@ export interface SmtpdFlags {
   logLevel?: LogLevel;
 }
 
-/** Applies command-line flags on top of the file configuration. */
-export function withFlags(config: Config, flags: SmtpdFlags): Config {
-  if (flags.upstream) config.upstream.url = new URL(flags.upstream).origin;
-  if (flags.table) config.smtpd.table = flags.table;
-  if (flags.metrics) config.metrics.listen = metricsAddress(flags.metrics, '--metrics');
-  if (flags.logLevel) config.log.level = flags.logLevel;
-  return config;
+/** The file configuration (when given) with the command-line flags on top. */
+export function smtpdConfig(configPath: string | undefined, flags: SmtpdFlags): Config {
+  return loadConfig(configPath, { '--upstream': flags.upstream, '--table': flags.table, '--metrics': flags.metrics, '--log-level': flags.logLevel });
 }
 
 export async function smtpdCommand(configPath: string | undefined, flags: SmtpdFlags): Promise<never> {
-  const config = withFlags(configPath ? loadConfigFile(configPath) : defaultConfig(), flags);
+  const config = smtpdConfig(configPath, flags);
   const log = createLogger(config.log.level, 'cloudtable-smtpd');
   const { metrics } = startProxyMetrics(config, log);
   const runtime = createRuntime(config, log, undefined, metrics);

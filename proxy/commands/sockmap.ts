@@ -1,9 +1,9 @@
-import { ConfigError, defaultConfig, loadConfigFile, metricsAddress, type Config, type LogLevel } from '../config.js';
+import { ConfigError, loadConfig, type Config, type LogLevel } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { startProxyMetrics } from '../metrics/endpoint.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { createRuntime, type Runtime } from '../runtime.js';
-import { isLocalOnly, parseListenAddress } from '../sockmap/address.js';
+import { isLocalOnly, parseListenAddress } from '../addresses/listen-address.js';
 import type { Dialect } from '../sockmap/dialect.js';
 import { takeActivatedFds } from '../sockmap/listeners.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
@@ -20,23 +20,11 @@ export interface SockmapFlags {
 
 /** The file configuration with the flags on top: `--listen` replaces the configured listeners. */
 export function sockmapConfig(flags: SockmapFlags): Config {
-  const config = flags.config ? loadConfigFile(flags.config) : defaultConfig();
-  if (flags.upstream) config.upstream.url = new URL(flags.upstream).origin;
-  if (flags.metrics) config.metrics.listen = metricsAddress(flags.metrics, '--metrics');
-  if (flags.logLevel) config.log.level = flags.logLevel;
-  if (flags.listen?.length) {
-    config.sockmap.listen = flags.listen.map((address) => {
-      try {
-        parseListenAddress(address);
-      } catch (err) {
-        throw new ConfigError(`--listen ${(err as Error).message}`);
-      }
-      return { address, dialect: flags.dialect ?? 'postfix', mode: 0o660 };
-    });
-  } else if (flags.dialect) {
+  if (flags.dialect && !flags.listen?.length) {
     throw new ConfigError('--dialect applies to --listen addresses; give the dialect of configured listeners in the configuration');
   }
-  return config;
+  const listen = flags.listen?.length ? flags.listen.map((address) => ({ address, dialect: flags.dialect ?? 'postfix' })) : undefined;
+  return loadConfig(flags.config, { '--upstream': flags.upstream, '--metrics': flags.metrics, '--log-level': flags.logLevel, '--listen': listen });
 }
 
 /** Sections whose change needs a new upstream client and cache. */

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
-import type { MetricsAddress } from './metrics-address.js';
+import type { MetricsAddress } from '../addresses/metrics-address.js';
 import type { Config } from '../config.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 

@@ -5,16 +5,13 @@
 // `%` doubled for Sendmail (which interpolates it), and a failure is never
 // answered as not found.
 
+import type { Dialect, NotFoundCode } from '../config/choices.js';
 import type { Answer } from '../resolver/answer.js';
 
-export const DIALECTS = ['postfix', 'sendmail'] as const;
-export type Dialect = (typeof DIALECTS)[number];
+export { DIALECTS, type Dialect, type NotFoundCode } from '../config/choices.js';
 
 /** The most reply payload each client accepts. */
 export const REPLY_LIMIT: Record<Dialect, number> = { postfix: 100_000, sendmail: 1_000_000 };
-
-/** How a map answers "not found": MeTA1 also knows NOMORE (not found, stop searching). */
-export type NotFoundCode = 'NOTFOUND' | 'NOMORE';
 
 export type FailureCode = 'TEMP' | 'TIMEOUT' | 'PERM';
 

@@ -8,7 +8,7 @@ import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { SockmapListenConfig } from '../config.js';
 import { DIALECTS, type Dialect } from './dialect.js';
-import { formatListenAddress, parseListenAddress } from './address.js';
+import { formatListenAddress, parseListenAddress } from '../addresses/listen-address.js';
 import { groupId, userId } from './unix-ids.js';
 
 export interface Listener {

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import type { Config } from '../../proxy/config.js';
 import { silentLogger } from '../../proxy/log.js';
 import { createRuntime } from '../../proxy/runtime.js';
-import { parseListenAddress } from '../../proxy/sockmap/address.js';
+import { parseListenAddress } from '../../proxy/addresses/listen-address.js';
 import { netstring, NetstringReader } from '../../proxy/sockmap/netstring.js';
 import { SockmapServer, sockmapSettings } from '../../proxy/sockmap/server.js';
 import { TEST_CREDENTIALS, TEST_ENV } from './backend.js';

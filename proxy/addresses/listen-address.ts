@@ -1,5 +1,7 @@
 // Listen addresses as written after `socketmap:` in Postfix's main.cf:
-// `inet:HOST:PORT` (HOST may be `[v6]`) and `unix:PATH`.
+// `inet:HOST:PORT` (HOST may be `[v6]`) and `unix:PATH`. Parsed here, apart
+// from the socketmap server, so that the configuration validates them
+// without loading the server.
 
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';

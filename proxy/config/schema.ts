@@ -1,0 +1,119 @@
+// Every configuration key, once: its name in the file, kind (type and range,
+// kinds.ts), default, one line of doc, and the flag that overrides it. This
+// table drives the parser (unknown keys refused), the defaults, the flags'
+// validation, and the README's reference table.
+//
+// To add a key:
+//   1. add the property (with a doc comment) to its interface in config.ts;
+//   2. add a key(...) here under the same property name, in the section the
+//      file writes it in: the file's snake_case name, a kind from kinds.ts
+//      (or a new one there), the default as the FILE writes it (seconds for
+//      `_s` keys, "0660" for modes), one line of doc; `optionalKey` when
+//      absence means something (say what in `defaultDoc`); `flag` when a
+//      command-line flag overrides it (the command declares the flag and
+//      passes it through `overlay`, see config.ts);
+//   3. run `npm run docs:config` to regenerate the README's table
+//      (test/config-schema.test.ts fails until the README matches).
+// `npm run typecheck` fails while the interface and the schema disagree.
+
+import { SERVICES } from '../../common/contract/lookup.js';
+import { DEFAULT_LISTEN } from '../addresses/listen-address.js';
+import { DIALECTS, LOG_LEVELS, NOT_FOUND_CODES, UNKNOWN_MAP_ANSWERS } from './choices.js';
+import { key, list, named, optionalKey, section } from './define.js';
+import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapName, metricsAddress, oneOf, origin, seconds, service, services, tableName, text } from './kinds.js';
+
+export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8787';
+
+/** Every service but `auth`: registering `auth` makes smtpd 7.6+ stop asking `credentials`. */
+export const DEFAULT_SMTPD_SERVICES = SERVICES.filter((s) => s !== 'auth');
+
+const MiB64 = 64 * 1024 * 1024;
+
+export const SCHEMA = section('', {
+  upstream: section('upstream', {
+    url: key('url', origin, { default: DEFAULT_UPSTREAM_URL, doc: 'the reader Function URL (an origin, no path)', flag: '--upstream' }),
+    region: key('region', text, { default: 'us-east-1', doc: "region of the SigV4 signature (the function's)" }),
+    deadlineMs: key('deadline_ms', integer(1, 600_000, 'ms'), { default: 5000, doc: 'every request is answered by then' }),
+    connections: key('connections', integer(1, 1024), { default: 8, doc: 'most HTTP connections to the function' }),
+    keepAliveMs: key('keepalive_ms', integer(1, 3_600_000, 'ms'), { default: 30_000, doc: 'idle keep-alive of those connections' }),
+    batchWindowMs: key('batch_window_ms', integer(0, 1000, 'ms'), { default: 1, doc: 'how long a miss waits for others to share its HTTP request (0: same event-loop turn)' }),
+    batchMax: key('batch_max', integer(1, 100), { default: 100, doc: 'most keys in one HTTP request' }),
+    maxResponseBytes: key('max_response_bytes', integer(1024, 2 ** 31, 'bytes'), { default: MiB64, doc: 'larger responses are errors' }),
+  }),
+  cache: section('cache', {
+    maxEntries: key('max_entries', integer(1, 100_000_000), { default: 100_000, doc: 'LRU bound on entries' }),
+    maxBytes: key('max_bytes', integer(1024, 2 ** 40, 'bytes'), { default: MiB64, doc: 'LRU bound on bytes (keys and values, UTF-16, plus overhead)' }),
+    ttlMs: key('ttl_s', seconds(0, 31_536_000), { default: 300, doc: 'lifetime of a found answer' }),
+    negativeTtlMs: key('negative_ttl_s', seconds(0, 31_536_000), { default: 60, doc: 'lifetime of a not-found answer' }),
+    staleMs: key('stale_s', seconds(0, 31_536_000), { default: 3600, doc: 'how long after expiry a found answer may be served while the function fails' }),
+    maxStalenessMs: key('max_staleness_s', seconds(0.1, 31_536_000), {
+      default: 10,
+      doc: 'a cached answer is served only while its table\'s generation was confirmed by the function within this; tables in use are checked in the background, so a commit reaches the proxy within it plus one deadline',
+    }),
+  }),
+  breaker: section('breaker', {
+    failures: key('failures', integer(1, 1000), { default: 3, doc: 'consecutive upstream failures that open the circuit' }),
+    probeIntervalMs: key('probe_interval_ms', integer(10, 60_000, 'ms'), { default: 200, doc: 'recovery probe interval while open' }),
+  }),
+  tables: named(
+    'tables',
+    tableName,
+    section('', {
+      staleMs: optionalKey('stale_s', seconds(0, 31_536_000), { defaultDoc: '`cache.stale_s`', doc: '`cache.stale_s` for one table (credentials are never served stale)' }),
+    }),
+  ),
+  smtpd: section('smtpd', {
+    table: optionalKey('table', tableName, { defaultDoc: "smtpd's table name", doc: 'cloud table for `cloudtable smtpd`', flag: '--table' }),
+    services: key('services', services, { default: DEFAULT_SMTPD_SERVICES, defaultDoc: 'all but `auth`', doc: 'services registered in the handshake' }),
+    subaddressingDelimiter: key('subaddressing_delimiter', delimiter, { default: '+', doc: "smtpd.conf's `smtp sub-addr-delim`, for `mailaddr` matching" }),
+  }),
+  sockmap: section(
+    'sockmap',
+    {
+      listen: list(
+        'listen',
+        section('', {
+          address: key('address', listenAddress, { required: true, doc: 'where to listen' }),
+          dialect: key('dialect', oneOf(DIALECTS), { default: 'postfix', doc: 'the client: `postfix` (replies up to 100,000 bytes) or `sendmail` (up to 1,000,000, `%` doubled)' }),
+          mode: key('mode', fileMode, { default: '0660', doc: 'permissions of a UNIX socket' }),
+          owner: optionalKey('owner', text, { defaultDoc: "the process's", doc: 'owner of a UNIX socket (name or id)' }),
+          group: optionalKey('group', text, { defaultDoc: "the process's", doc: 'group of a UNIX socket (name or id)' }),
+        }),
+        { default: [{ address: DEFAULT_LISTEN }], defaultDoc: `one: \`${DEFAULT_LISTEN}\``, doc: 'the listeners', flag: '--listen' },
+      ),
+      maps: named(
+        'maps',
+        mapName,
+        section('', {
+          table: key('table', tableName, { defaultIsName: true, doc: 'cloud table of map `NAME`' }),
+          service: key('service', service, { default: 'string', doc: 'lookup service, whose matching rules apply (`string`: exact)' }),
+          foldCase: key('fold_case', boolean, { default: false, doc: 'lowercase keys before the lookup' }),
+          notFound: key('not_found', oneOf(NOT_FOUND_CODES), { default: 'NOTFOUND', doc: 'the not-found answer; `NOMORE` (MeTA1): not found, stop searching' }),
+        }),
+      ),
+      anyTable: key('any_table', boolean, { default: true, doc: 'a map not in `sockmap.maps` is the table of that name; `false`: an unknown map' }),
+      unknownMap: key('unknown_map', oneOf(UNKNOWN_MAP_ANSWERS), { default: 'PERM', doc: 'the answer to an unknown map' }),
+      maxConnections: key('max_connections', integer(1, 1_000_000), { default: 1024, doc: 'across all listeners; more are closed at once' }),
+      maxInflight: key('max_inflight', integer(1, 100_000), { default: 64, doc: 'unanswered requests of one connection before it is no longer read' }),
+      maxRequestBytes: key('max_request_bytes', integer(64, 64 * 1024 * 1024, 'bytes'), { default: 64 * 1024, doc: 'longest request netstring; a longer one closes its connection' }),
+      healthMap: optionalKey('health_map', mapName, {
+        defaultDoc: 'off',
+        doc: 'a map name answering health checks: `NAME TABLE` → `OK table TABLE generation N, answered in M ms`, or `TEMP`/`TIMEOUT` with the cause (see [Health](#health))',
+      }),
+    },
+    (s, where) => {
+      if (s.healthMap !== undefined && s.maps[s.healthMap]) throw new ConfigError(`${where}.health_map: ${s.healthMap} is also a configured map`);
+    },
+  ),
+  log: section('log', {
+    level: key('level', oneOf(LOG_LEVELS), { default: 'info', doc: 'what is logged, to stderr', flag: '--log-level' }),
+  }),
+  admin: section('admin', {
+    url: key('url', origin, { default: DEFAULT_UPSTREAM_URL, doc: 'the admin Function URL (`cloudtable load`, `show`, `rollback`, `status`)', flag: '--admin' }),
+    region: key('region', text, { defaultFrom: 'upstream.region', doc: 'region of its SigV4 signature' }),
+    timeoutMs: key('timeout_ms', integer(1000, 3_600_000, 'ms'), { default: 120_000, doc: 'longest wait for one admin request' }),
+  }),
+  metrics: section('metrics', {
+    listen: optionalKey('listen', metricsAddress, { defaultDoc: 'off', doc: 'the Prometheus endpoint; a bare port listens on 127.0.0.1', flag: '--metrics' }),
+  }),
+});

@@ -7,7 +7,11 @@ import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './
 import { Breaker } from './breaker.js';
 import { AnswerCache, type CacheEntry } from './cache.js';
 import { DeadlineList, type Timed } from './deadlines.js';
+import { TableGeneration } from './generation.js';
 import { NO_OBSERVER, type ResolverObserver } from './observer.js';
+
+/** Times a miss is asked again when its answer comes from a generation older than the newest known. */
+const OLDER_ANSWER_RETRIES = 2;
 
 /** Services whose values are never served stale: a revoked password must stop working. */
 const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
@@ -21,25 +25,14 @@ interface Flight extends BatchItem {
   key: string;
   ck: string;
   waiters: Waiter[];
+  /** Times it was asked again because its answer came from a generation older than the newest known. */
+  retries: number;
 }
 
 /** A caller waiting for a flight, until its deadline; `resolve` is cleared once it is answered. */
 interface Waiter extends Timed {
   flight: Flight;
   resolve: ((a: Answer) => void) | undefined;
-}
-
-/** What the resolver knows of a table's active generation. */
-interface TableState {
-  generation: number;
-  /** The epoch it was answered with; undefined from a function that predates epochs (request order decides then). */
-  epoch: number | undefined;
-  /** Order the confirming request was sent in. */
-  seq: number;
-  /** When (Date.now()) the last request that confirmed this generation was sent. */
-  confirmedAt: number;
-  /** The table's last lookup: only tables in use are checked in the background. */
-  usedAt: number;
 }
 
 /**
@@ -55,8 +48,8 @@ export class Resolver {
   private readonly waiters: DeadlineList<Waiter>;
   private readonly batcher: Batcher<Flight>;
   private readonly breaker: Breaker;
-  /** The newest generation seen per table. */
-  private readonly generations = new Map<string, TableState>();
+  /** The newest generation known per table: the only one answers are served from. */
+  private readonly generations = new Map<string, TableGeneration>();
   /** Tables whose generation is being checked in the background. */
   private readonly checking = new Set<string>();
   private readonly poller: NodeJS.Timeout;
@@ -140,7 +133,12 @@ export class Resolver {
     const now = Date.now();
     if (entry.freshUntil <= now) return undefined;
     const g = this.generations.get(table);
-    if (g === undefined || g.generation !== entry.generation || now - g.confirmedAt > this.config.cache.maxStalenessMs) return undefined;
+    if (g === undefined) return undefined;
+    if (!g.serves(entry.generation)) {
+      this.cache.delete(cacheKey(table, service, key));
+      return undefined;
+    }
+    if (now - g.confirmedAt > this.config.cache.maxStalenessMs) return undefined;
     g.usedAt = now;
     if (entry.value === undefined) {
       this.observer.answered(table, service, 'negative');
@@ -169,10 +167,19 @@ export class Resolver {
     this.cache.clear();
   }
 
-  /** A generation-only request: what the function's active generation of `table` is now. */
+  /**
+   * A generation-only request: the newest generation known of `table` once
+   * the function has answered (an answer that arrives from an older state
+   * than one already seen does not move the table back).
+   */
   async checkGeneration(table: string): Promise<number> {
     const res = await this.observed(table, () => this.upstream.lookup(table, [], this.config.upstream.deadlineMs));
-    return res.generation;
+    return this.generation(table) ?? res.generation;
+  }
+
+  /** The rule of generation.ts for `table`: whether an answer of `generation` may be served now. */
+  serves(table: string, generation: number): boolean {
+    return this.generations.get(table)?.serves(generation) ?? false;
   }
 
   get circuitOpen(): boolean {
@@ -210,7 +217,7 @@ export class Resolver {
     let flight = this.inflight.get(ck);
     if (!flight) {
       const query: LookupQuery = { service, key };
-      flight = { query, at: performance.now(), table, service, key, ck, waiters: [] };
+      flight = { query, at: performance.now(), table, service, key, ck, waiters: [], retries: 0 };
       this.inflight.set(ck, flight);
       this.batcher.enqueue(table, flight);
     }
@@ -225,6 +232,14 @@ export class Resolver {
 
   /** A flight's answer (or failure) arrived: cached, then given to every caller still waiting for it. */
   private land(flight: Flight, outcome: BatchOutcome): void {
+    if (!('error' in outcome) && !this.serves(flight.table, outcome.generation) && flight.retries < OLDER_ANSWER_RETRIES && flight.waiters.some((w) => w.resolve !== undefined)) {
+      // The answer was read from a generation older than one another request
+      // has revealed since (requests overtake each other): asked again, under
+      // the callers' own deadlines, rather than served.
+      flight.retries++;
+      this.batcher.enqueue(flight.table, flight);
+      return;
+    }
     this.inflight.delete(flight.ck);
     const o = this.outcome(flight, outcome);
     for (const w of flight.waiters) {
@@ -264,7 +279,7 @@ export class Resolver {
       freshUntil: fresh,
       staleUntil: r.s === 'found' ? fresh + this.staleMs(table, service) : fresh,
     };
-    if (this.isCurrent(table, entry)) this.cache.set(ck, entry);
+    if (this.serves(table, entry.generation)) this.cache.set(ck, entry);
     return { ok: outcome };
   }
 
@@ -276,6 +291,10 @@ export class Resolver {
         return { kind: 'error', reason: outcome.failure, timeout: false, unknownTable: true };
       }
       return this.fallback(table, service, ck, outcome.failure, outcome.timeout);
+    }
+    if (!this.serves(table, outcome.ok.generation)) {
+      // Still older than the newest known after being asked again.
+      return this.fallback(table, service, ck, `the function kept answering from generation ${outcome.ok.generation}, older than ${this.generation(table)}`, false);
     }
     const r = outcome.ok.result;
     if (r.s === 'found') {
@@ -290,14 +309,19 @@ export class Resolver {
   }
 
   /**
-   * The answer when the function could not give one: a cached answer still
-   * fresh (only its generation could not be confirmed), a stale value inside
-   * its window, else an error.
+   * The answer when the function could not give one: a cached answer of the
+   * newest known generation, still fresh (only that generation could not be
+   * confirmed), or a stale value of it inside its window, else an error. A
+   * cached answer of any other generation is dropped here, never served.
    */
   private fallback(table: string, service: Service, ck: string, reason: string, timeout: boolean): Answer {
-    const entry = this.cache.get(ck);
+    let entry = this.cache.get(ck);
+    if (entry !== undefined && !this.serves(table, entry.generation)) {
+      this.cache.delete(ck);
+      entry = undefined;
+    }
     const now = Date.now();
-    if (entry !== undefined && now < entry.freshUntil && this.isCurrent(table, entry)) {
+    if (entry !== undefined && now < entry.freshUntil) {
       this.observer.answered(table, service, 'stale');
       return entry.value === undefined ? { kind: 'not-found', source: 'stale' } : { kind: 'found', value: entry.value, source: 'stale' };
     }
@@ -318,26 +342,17 @@ export class Resolver {
     return this.config.tables[table]?.staleMs ?? this.config.cache.staleMs;
   }
 
-  private isCurrent(table: string, entry: CacheEntry): boolean {
-    const g = this.generations.get(table);
-    return g === undefined || g.generation === entry.generation;
-  }
-
-  /**
-   * Takes an answer's generation if it is newer than what is known: by epoch
-   * (a rollback reactivates an older generation number with a higher epoch),
-   * by request order where the function sends no epoch. An answer of the
-   * known generation confirms it.
-   */
+  /** Takes an answer's (generation, epoch) into the table's generation tracking. */
   private observeGeneration(table: string, generation: number, epoch: number | undefined, seq: number, sentAt: number): void {
     const g = this.generations.get(table);
-    const newer = g === undefined || (epoch !== undefined && g.epoch !== undefined ? epoch > g.epoch : seq > g.seq && (epoch !== g.epoch || generation !== g.generation));
-    if (newer) {
-      if (g !== undefined && g.generation !== generation) this.log.info({ table, from: g.generation, to: generation, epoch }, 'table generation changed: older cached answers dropped');
-      this.generations.set(table, { generation, epoch, seq, confirmedAt: sentAt, usedAt: g?.usedAt ?? Date.now() });
-    } else if (generation === g.generation && epoch === g.epoch) {
-      g.confirmedAt = Math.max(g.confirmedAt, sentAt);
-      g.seq = Math.max(g.seq, seq);
+    if (g === undefined) {
+      this.generations.set(table, new TableGeneration(generation, epoch, seq, sentAt));
+      return;
+    }
+    const from = g.generation;
+    if (g.observe(generation, epoch, seq, sentAt) === 'newer' && from !== generation) {
+      // Entries of the older generation stay in the LRU until evicted or met: every source asks serves() first.
+      this.log.info({ table, from, to: generation, epoch }, 'table generation changed: answers cached from other generations are no longer served, and are dropped as they are met');
     }
   }
 

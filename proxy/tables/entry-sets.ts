@@ -1,8 +1,8 @@
 // Per-generation sets of table entries, fetched once and matched locally:
 // the pattern entries of a table (globs, prefixes) for domain, mailaddr and
 // netaddr lookups, or all of its entries for regex lookups and fetch
-// rotation. A set is used only while it is of the generation the resolver
-// last saw for the table, and is revalidated after the positive TTL, so
+// rotation. A set is used only while it is of the newest generation known
+// of the table (the rule of resolver/generation.ts), and is revalidated after the positive TTL, so
 // pattern answers are exactly as fresh as exact ones.
 
 import { compareBytes, foldKey } from '../../common/smtpd/index.js';
@@ -72,8 +72,7 @@ export class EntrySets {
   current(table: string, what: Listing): EntrySet | undefined {
     const set = this.sets.get(id(table, what));
     if (!set) return undefined;
-    const g = this.resolver.generation(table);
-    if ((g !== undefined && g !== set.generation) || Date.now() - set.checkedAt > this.options.ttlMs) return undefined;
+    if (!this.resolver.serves(table, set.generation) || Date.now() - set.checkedAt > this.options.ttlMs) return undefined;
     return set;
   }
 
@@ -97,10 +96,10 @@ export class EntrySets {
   private async load(table: string, what: Listing): Promise<EntrySet> {
     const key = id(table, what);
     const old = this.sets.get(key);
-    if (old && old.generation === this.resolver.generation(table)) {
+    if (old && this.resolver.serves(table, old.generation)) {
       // Only the TTL ran out: a generation-only request tells whether the set still holds.
-      const res = await this.resolver.observed(table, () => this.upstream.lookup(table, [], this.options.deadlineMs));
-      if (res.generation === old.generation) {
+      await this.resolver.observed(table, () => this.upstream.lookup(table, [], this.options.deadlineMs));
+      if (this.resolver.serves(table, old.generation)) {
         old.checkedAt = Date.now();
         return old;
       }
@@ -127,11 +126,12 @@ export class EntrySets {
         if (byKey.size > this.options.maxEntries) throw new Error(`table ${table} has more than ${this.options.maxEntries} ${what} to match locally`);
         after = page.next;
       } while (after !== undefined);
-      if (!consistent || generation === undefined) continue;
+      // A listing read from a generation older than the newest known (a lagging request) is never used.
+      if (!consistent || generation === undefined || !this.resolver.serves(table, generation)) continue;
       const entries = [...byKey].map(([k, value]) => ({ key: k, value })).sort((a, b) => compareBytes(a.key, b.key));
       return new EntrySet(generation, entries, Date.now());
     }
-    throw new Error(`table ${table} changed generation during ${LISTING_ATTEMPTS} listings in a row`);
+    throw new Error(`table ${table} changed generation during ${LISTING_ATTEMPTS} listings in a row, or answered from an older one`);
   }
 }
 

@@ -50,7 +50,8 @@ export class PatternTable {
       } catch (err) {
         return { kind: 'error', reason: `cannot read the table's ${matcher.listing}: ${(err as Error).message}`, timeout: false };
       }
-      if (seen === undefined || set.generation === seen) return this.combine(set, matcher, key, candidates, answers, 'upstream');
+      // The exact answers were of `seen`, the newest generation known when they settled; the set must be of it and still the newest.
+      if (set.generation === seen && this.resolver.serves(table, seen)) return this.combine(set, matcher, key, candidates, answers, 'upstream');
       // The set revealed another generation: the exact answers are of the old one. Ask again.
     }
     return { kind: 'error', reason: 'table generation kept changing during the lookup', timeout: false };

@@ -6,6 +6,11 @@
 // starts, together with the hash it was computed against, so a changed hash
 // is verified afresh. Right and wrong verdicts are both cached, so a repeated
 // attempt is as fast either way, and a first attempt as slow either way.
+// A verdict is reused only against the hash of the user's entry as the
+// resolver answers it now, and the resolver answers only from the newest
+// generation known (resolver/generation.ts): a password changed or removed
+// by a new generation is never accepted on an old verdict, even while the
+// function is down (credentials are never served stale).
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';

@@ -9,7 +9,7 @@ import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
 import type { TableService } from './tables/table-service.js';
 import { HttpUpstream } from './upstream/client.js';
-import { RequestSigner } from './upstream/signer.js';
+import { RequestSigner } from './http/signer.js';
 
 /** The shared lookup stack of one proxy process: upstream client, resolver, table services. */
 export interface Runtime {

@@ -63,8 +63,8 @@ describe('admin transaction', () => {
   }
 
   async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-    await assert.rejects(p, (err: Error & { code?: string }) => {
-      assert.equal(err.code, code, err.message);
+    await assert.rejects(p, (err: Error & { functionCode?: string }) => {
+      assert.equal(err.functionCode, code, err.message);
       if (message) assert.match(err.message, message);
       return true;
     });

@@ -65,7 +65,7 @@ describe('end to end', () => {
   it('the function answers limit violations with clear 4xx statuses', async () => {
     const backend = new CliProcess(['backend', '--port', '0'], CREDS);
     const [, url] = await backend.waitFor(/backend on (http:\/\/127\.0\.0\.1:\d+)/);
-    const { RequestSigner } = await import('../proxy/upstream/signer.js');
+    const { RequestSigner } = await import('../proxy/http/signer.js');
     const signer = new RequestSigner('us-east-1', async () => ({ accessKeyId: 'AKIDE2E', secretAccessKey: 'e2e-secret' }));
     const post = async (body: string): Promise<[number, string]> => {
       const u = new URL(url!);

@@ -107,7 +107,7 @@ describe('logs', () => {
     assert.equal(lines.length, failed, 'one line per failed HTTP request');
     for (const l of lines) {
       assert.equal(l.level, 40);
-      assert.equal(l.cause, 'http');
+      assert.equal(l.cause, 'function-error');
       assert.equal(l.status, 500);
       assert.equal(l.table, 'users');
       assert.equal(l.msg, 'upstream request failed: HTTP 500 boom: (details withheld: they echo the request)');

@@ -1,9 +1,9 @@
-// The HTTP client of the admin function, for `cloudtable load`, `show`,
-// `rollback` and `status`: SigV4-signed JSON requests, one method per
-// operation of the admin contract. A refusal keeps the function's error
-// code, so the caller can tell a busy table from a lost lease.
+// The client of the admin function, for `cloudtable load`, `show`,
+// `rollback` and `status`: one method per operation of the admin contract,
+// each a SigV4-signed JSON call (http/signed-call.ts). Failures are
+// CallErrors; a refusal keeps the function's error code (`functionCode`), so
+// the caller can tell a busy table from a lost lease.
 
-import { Pool } from 'undici';
 import {
   ADMIN_CONTRACT_VERSION,
   adminPath,
@@ -27,21 +27,11 @@ import {
   type ValidateResponse,
 } from '../../common/contract/admin.js';
 import { isRecord } from '../../common/contract/lookup.js';
-import { describe, readLimited } from '../upstream/client.js';
 import type { AdminConfig } from '../config.js';
-import { RequestSigner } from '../upstream/signer.js';
-
-export class AdminError extends Error {
-  override name = 'AdminError';
-  constructor(
-    /** The function's error code (`busy`, `lease-expired`…), or `network`, `timeout`, `protocol`. */
-    readonly code: string,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
+import { CallError } from '../http/call-error.js';
+import { Endpoint } from '../http/endpoint.js';
+import { signedCall } from '../http/signed-call.js';
+import { RequestSigner } from '../http/signer.js';
 
 export interface AdminClientOptions {
   url: string;
@@ -52,12 +42,10 @@ export interface AdminClientOptions {
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export class AdminClient {
-  private readonly pool: Pool;
-  private readonly url: URL;
+  readonly endpoint: Endpoint;
 
   constructor(private readonly o: AdminClientOptions) {
-    this.url = new URL(o.url);
-    this.pool = new Pool(this.url.origin, { connections: 4, connect: { timeout: Math.min(o.timeoutMs, 10_000) } });
+    this.endpoint = new Endpoint({ url: o.url, signer: o.signer, connections: 4, connectTimeoutMs: Math.min(o.timeoutMs, 10_000) });
   }
 
   hello(): Promise<HelloResponse> {
@@ -109,44 +97,23 @@ export class AdminClient {
   }
 
   close(): Promise<void> {
-    return this.pool.destroy();
+    return this.endpoint.close();
   }
 
-  private async call<T>(op: AdminOp, request: object): Promise<T> {
-    const path = adminPath(op);
-    const body = JSON.stringify({ v: ADMIN_CONTRACT_VERSION, ...request });
-    let headers: Record<string, string>;
-    try {
-      headers = await this.o.signer.sign({ method: 'POST', url: this.url, path, body, headers: { 'content-type': 'application/json' } });
-    } catch (err) {
-      throw new AdminError('credentials', `cannot sign the request to ${this.url.origin}: ${describe(err)}`);
-    }
-    const signal = AbortSignal.timeout(this.o.timeoutMs);
-    let status: number;
-    let text: string;
-    try {
-      const res = await this.pool.request({ method: 'POST', path, headers, body, signal, headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs });
-      status = res.statusCode;
-      text = await readLimited(res.body, MAX_RESPONSE_BYTES);
-    } catch (err) {
-      if (signal.aborted) throw new AdminError('timeout', `${op}: no answer from ${this.url.origin} within ${this.o.timeoutMs} ms`);
-      throw new AdminError('network', `${op}: ${this.url.origin}: ${describe(err)}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AdminError('protocol', `${op}: HTTP ${status} with a body that is not JSON`, status);
-    }
-    if (status !== 200) {
-      const code = isRecord(json) && typeof json.error === 'string' ? json.error : 'http';
-      const message = isRecord(json) && typeof json.message === 'string' ? json.message : `HTTP ${status}`;
-      throw new AdminError(code, message, status);
-    }
-    if (!isRecord(json) || json.v !== ADMIN_CONTRACT_VERSION) {
-      throw new AdminError('protocol', `${op}: the admin function answered contract version ${isRecord(json) ? String(json.v) : '?'}, expected ${ADMIN_CONTRACT_VERSION}`);
-    }
-    return json as T;
+  private call<T>(op: AdminOp, request: object): Promise<T> {
+    return signedCall(this.endpoint, {
+      path: adminPath(op),
+      request: { v: ADMIN_CONTRACT_VERSION, ...request },
+      timeoutMs: this.o.timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      label: op,
+      parse: (json) => {
+        if (!isRecord(json) || json.v !== ADMIN_CONTRACT_VERSION) {
+          throw new Error(`the admin function answered contract version ${isRecord(json) ? String(json.v) : '?'}, expected ${ADMIN_CONTRACT_VERSION}`);
+        }
+        return json as T;
+      },
+    });
   }
 }
 

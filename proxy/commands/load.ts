@@ -1,14 +1,14 @@
 import { createReadStream, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Service } from '../../common/contract/lookup.js';
-import { AdminError, adminClientFor } from '../admin/client.js';
+import { adminClientFor } from '../admin/client.js';
 import { loadTable, type LoadOutcome } from '../load/loader.js';
 import { createProgress } from '../load/progress.js';
 import type { TableFormat } from '../load/table-file.js';
 import { HttpUpstream } from '../upstream/client.js';
-import { RequestSigner } from '../upstream/signer.js';
+import { RequestSigner } from '../http/signer.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
-import { exitCodeFor } from './admin-errors.js';
+import { exitCodeFor, isAdminFailure } from './admin-errors.js';
 
 export interface LoadFlags extends AdminFlags {
   service?: Service;
@@ -62,7 +62,7 @@ export async function loadCommand(table: string, file: string, flags: LoadFlags)
     });
     process.exitCode = EXIT[outcome];
   } catch (err) {
-    if (!(err instanceof AdminError)) throw err;
+    if (!isAdminFailure(err)) throw err;
     process.stderr.write(`cloudtable load: ${err.message}\n`);
     process.exitCode = exitCodeFor(err);
   } finally {

@@ -1,6 +1,6 @@
-import { AdminError, adminClientFor } from '../admin/client.js';
+import { adminClientFor } from '../admin/client.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
-import { exitCodeFor } from './admin-errors.js';
+import { exitCodeFor, isAdminFailure } from './admin-errors.js';
 
 /**
  * `cloudtable show TABLE`: the active generation's entries on stdout, one
@@ -30,7 +30,7 @@ export async function showCommand(table: string, flags: AdminFlags): Promise<voi
       cursor = page.cursor;
     } while (cursor !== undefined);
   } catch (err) {
-    if (!(err instanceof AdminError)) throw err;
+    if (!isAdminFailure(err)) throw err;
     process.stderr.write(`cloudtable show: ${err.message}\n`);
     process.exitCode = exitCodeFor(err);
   } finally {

@@ -1,9 +1,9 @@
 import type { TableStatus } from '../../common/contract/admin.js';
-import { AdminError, adminClientFor } from '../admin/client.js';
+import { adminClientFor } from '../admin/client.js';
 import { HttpUpstream } from '../upstream/client.js';
-import { RequestSigner } from '../upstream/signer.js';
+import { RequestSigner } from '../http/signer.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
-import { exitCodeFor } from './admin-errors.js';
+import { exitCodeFor, isAdminFailure } from './admin-errors.js';
 import { proxyEndpoints, proxyStatus } from './proxy-status.js';
 
 export interface StatusFlags extends AdminFlags {
@@ -33,7 +33,7 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } catch (err) {
-    if (!(err instanceof AdminError)) throw err;
+    if (!isAdminFailure(err)) throw err;
     process.stderr.write(`cloudtable status: ${err.message}\n`);
     process.exitCode = exitCodeFor(err);
   } finally {

@@ -6,7 +6,8 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { EntryProblem, HelloResponse, SendEntry, ValidateResponse } from '../../common/contract/admin.js';
 import type { Service } from '../../common/contract/lookup.js';
-import { AdminError, type AdminClient } from '../admin/client.js';
+import type { AdminClient } from '../admin/client.js';
+import { CallError } from '../http/call-error.js';
 import type { Upstream } from '../upstream/client.js';
 import type { Progress } from './progress.js';
 import { parseTableStream, type TableFormat } from './table-file.js';
@@ -49,14 +50,25 @@ export class Interrupted extends Error {
   override name = 'Interrupted';
 }
 
+/** A load refused before anything is sent (`code`: why, e.g. `no-service`). */
+export class LoadRefused extends Error {
+  override name = 'LoadRefused';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export async function loadTable(o: LoadOptions): Promise<LoadOutcome> {
   const hello = await o.admin.hello();
   const existing = await o.admin.list({ table: o.table, limit: 1 }).catch((err: unknown) => {
-    if (err instanceof AdminError && err.code === 'unknown-table') return undefined;
+    if (err instanceof CallError && err.functionCode === 'unknown-table') return undefined;
     throw err;
   });
   const service = o.service ?? (existing?.service as Service | undefined);
-  if (service === undefined) throw new AdminError('no-service', `table ${o.table} is new: say which service it is for with --service`);
+  if (service === undefined) throw new LoadRefused('no-service', `table ${o.table} is new: say which service it is for with --service`);
   const begun = await o.admin.begin({
     table: o.table,
     owner: o.owner,
@@ -104,7 +116,7 @@ export async function loadTable(o: LoadOptions): Promise<LoadOutcome> {
       await rollback(o, txn, applied ? 'interrupted: rolled back' : 'interrupted: nothing changed');
       return 'interrupted';
     }
-    if (err instanceof AdminError && (err.code === 'lease-expired' || err.code === 'no-transaction')) {
+    if (err instanceof CallError && (err.functionCode === 'lease-expired' || err.functionCode === 'no-transaction')) {
       // The function has already discarded or rolled back the transaction.
       o.print(`${err.message}`);
       return 'failed';
@@ -249,7 +261,7 @@ async function rollback(o: LoadOptions, txn: string, what: string): Promise<void
     await o.admin.rollback(o.table, txn);
     o.print(what);
   } catch (err) {
-    if (err instanceof AdminError && err.code === 'no-transaction') {
+    if (err instanceof CallError && err.functionCode === 'no-transaction') {
       o.print(what);
       return;
     }
@@ -276,7 +288,7 @@ function keepLease(admin: AdminClient, table: string, txn: string, leaseMs: numb
         (err: unknown) => {
           busy = false;
           // A passing network fault is retried at the next tick; a refusal is final.
-          if (err instanceof AdminError && err.status !== undefined && err.status < 500) lost = err;
+          if (err instanceof CallError && err.status !== undefined && err.status < 500) lost = err;
         },
       );
     },

@@ -1,5 +1,5 @@
 import type { Service } from '../../common/contract/lookup.js';
-import type { UpstreamFailure } from '../upstream/client.js';
+import type { CallFailure } from '../http/call-error.js';
 
 /**
  * How one lookup was answered; every lookup is counted once, under one of:
@@ -12,7 +12,7 @@ export type LookupResult = 'hit' | 'negative' | 'miss' | 'stale' | 'error' | 'ti
 export const LOOKUP_RESULTS: readonly LookupResult[] = ['hit', 'negative', 'miss', 'stale', 'error', 'timeout'];
 
 /** How one HTTP request to the function ended. */
-export type RequestOutcome = 'ok' | UpstreamFailure;
+export type RequestOutcome = 'ok' | CallFailure;
 
 /**
  * What the resolver reports as it works, for metrics. `answered` runs on the

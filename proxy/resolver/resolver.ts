@@ -1,7 +1,8 @@
 import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lookup.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { UpstreamError, type Upstream, type UpstreamFailure } from '../upstream/client.js';
+import type { Upstream } from '../upstream/client.js';
+import { CallError, type CallFailure } from '../http/call-error.js';
 import type { Answer } from './answer.js';
 import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './batcher.js';
 import { Breaker } from './breaker.js';
@@ -117,7 +118,7 @@ export class Resolver {
     const cause = failureKind(err);
     this.observer.requestDone(table, cause, ms);
     // The one log line of this failure, whatever number of callers it answers.
-    const status = err instanceof UpstreamError && err.status !== undefined ? { status: err.status } : {};
+    const status = err instanceof CallError && err.status !== undefined ? { status: err.status } : {};
     this.log.warn({ table, cause, ...status, queries, ms: Math.round(ms) }, `upstream request failed: ${describe(err)}`);
     if (isOutage(err)) this.breaker.failed(describe(err));
     else this.breaker.succeeded();
@@ -260,8 +261,8 @@ export class Resolver {
     if ('error' in outcome) {
       // The request was aborted at the first caller's deadline: the same answer as the caller's own timer.
       const err = outcome.error;
-      const timeout = err instanceof UpstreamError && err.kind === 'timeout';
-      return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof UpstreamError && err.unknownTable };
+      const timeout = err instanceof CallError && err.code === 'timeout';
+      return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof CallError && err.unknownTable };
     }
     const r = outcome.result;
     if (r.s === 'error') {
@@ -395,14 +396,11 @@ export function cacheKey(table: string, service: Service, key: string): string {
 
 /** Failures that say the function is unreachable or unwell, as opposed to refusing one request. */
 function isOutage(err: unknown): boolean {
-  if (!(err instanceof UpstreamError)) return true;
-  if (err.kind !== 'http') return true;
-  const s = err.status ?? 0;
-  return s >= 500 || s === 429 || s === 408;
+  return !(err instanceof CallError) || err.outage;
 }
 
-function failureKind(err: unknown): UpstreamFailure {
-  return err instanceof UpstreamError ? err.kind : 'network';
+function failureKind(err: unknown): CallFailure {
+  return err instanceof CallError ? err.code : 'network';
 }
 
 function describe(err: unknown): string {

@@ -5,7 +5,7 @@ import { replaceTable } from '../../lambda/store/replace.js';
 import { AdminClient } from '../../proxy/admin/client.js';
 import { defaultConfig } from '../../proxy/config.js';
 import { HttpUpstream } from '../../proxy/upstream/client.js';
-import { RequestSigner } from '../../proxy/upstream/signer.js';
+import { RequestSigner } from '../../proxy/http/signer.js';
 
 // The SDK warns once per process under Node 20; the Lambda runtime is 22.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -4,7 +4,7 @@ import { silentLogger } from '../../proxy/log.js';
 import type { ResolverObserver } from '../../proxy/resolver/observer.js';
 import { Resolver } from '../../proxy/resolver/resolver.js';
 import { HttpUpstream, type Listing, type Upstream } from '../../proxy/upstream/client.js';
-import { RequestSigner } from '../../proxy/upstream/signer.js';
+import { RequestSigner } from '../../proxy/http/signer.js';
 import { TEST_CREDENTIALS } from './backend.js';
 
 /** The real HTTP upstream, observed: counts HTTP requests and queries as they go out. */

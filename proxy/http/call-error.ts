@@ -1,0 +1,51 @@
+// The one error of a signed JSON call to the function (lookups and admin
+// alike). Its `code` says what failed, in words that stay stable: commands
+// map them to exit codes, the resolver to its breaker and metrics, and the
+// README documents them.
+
+/**
+ * - `credentials`: no credentials to sign with (the provider chain found none, or failed);
+ * - `timeout`: no complete answer within the call's time limit;
+ * - `aborted`: the caller gave up (its AbortSignal), e.g. another endpoint answered first;
+ * - `network`: no HTTP answer (refused, reset, DNS, TLS…);
+ * - `http-status`: a status other than 200 without the function's error code (a proxy, the Lambda front end…);
+ * - `function-error`: a status other than 200 carrying the function's error code (`functionCode`: `unknown-table`, `busy`…);
+ * - `bad-response`: a 200 answer that is too large, not JSON, or not the answer to the request sent.
+ */
+export const CALL_FAILURES = ['credentials', 'timeout', 'aborted', 'network', 'http-status', 'function-error', 'bad-response'] as const;
+export type CallFailure = (typeof CALL_FAILURES)[number];
+
+export class CallError extends Error {
+  override name = 'CallError';
+  constructor(
+    readonly code: CallFailure,
+    message: string,
+    /** The HTTP status, when an answer came. */
+    readonly status?: number,
+    /** The function's own error code (`function-error` only). */
+    readonly functionCode?: string,
+  ) {
+    super(message);
+  }
+
+  /** The function says the table does not exist: a configuration problem, not an outage. */
+  get unknownTable(): boolean {
+    return this.functionCode === 'unknown-table';
+  }
+
+  /** Says the function is unreachable or unwell, as opposed to refusing this one request. */
+  get outage(): boolean {
+    if (this.code !== 'http-status' && this.code !== 'function-error') return this.code !== 'aborted';
+    const s = this.status ?? 0;
+    return s >= 500 || s === 429 || s === 408;
+  }
+}
+
+/** An error's message with its system code (ECONNREFUSED…) in front, for logs and messages. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !(err instanceof CallError) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

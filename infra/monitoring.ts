@@ -1,6 +1,8 @@
 // CloudWatch alarms on what makes mail hosts answer `error`: the functions
 // failing, being throttled, slowing down, answering 5xx; DynamoDB throttling
-// or failing. And an optional dashboard of the same metrics.
+// or failing; replicas of a global table falling behind (a load waits for
+// them before its swap). And an optional dashboard of the same metrics.
+// Alarms are regional: each region's stack has its own Monitoring.
 
 import { Duration } from 'aws-cdk-lib';
 import {
@@ -8,11 +10,12 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  Metric,
   TreatMissingData,
   type IAlarmAction,
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { ITable, Operation } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 
@@ -26,9 +29,13 @@ export interface MonitoredFunction {
 
 export interface MonitoringProps {
   functions: MonitoredFunction[];
-  table: Table;
+  table: ITable;
   /** The DynamoDB operations the functions use (the table's metrics are per operation). */
   operations: Operation[];
+  /** Replica regions whose replication latency from this region is watched (global tables; none by default). */
+  replicaRegions?: string[];
+  /** The replication latency alarm fires above this (default 10 s; AWS: usually under a second). */
+  replicationLatencyAlarm?: Duration;
   actions: IAlarmAction[];
   dashboard: boolean;
 }
@@ -57,6 +64,16 @@ export class Monitoring extends Construct {
     const operations = props.operations;
     this.alarm('TableThrottledRequests', 'DynamoDB throttled requests of cloudtable', props.table.metricThrottledRequestsForOperations({ operations, period: PERIOD }), 1);
     this.alarm('TableSystemErrors', 'DynamoDB answered cloudtable with system errors (HTTP 500)', props.table.metricSystemErrorsForOperations({ operations, period: PERIOD }), 1);
+    const lag = props.replicationLatencyAlarm ?? Duration.seconds(10);
+    for (const region of props.replicaRegions ?? []) {
+      // Published in the region writes come from, per receiving region. A
+      // lagging replica holds loads at their swap, so this says why a load is slow.
+      this.alarm(`ReplicationLatency-${region}`, `DynamoDB replication to ${region} slower than ${lag.toMilliseconds()} ms on average`, replicationLatency(props.table, region), lag.toMilliseconds(), {
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+      });
+    }
     for (const alarm of this.alarms) alarm.addAlarmAction(...props.actions);
 
     if (props.dashboard) this.dashboard = this.createDashboard(props);
@@ -113,4 +130,15 @@ export class Monitoring extends Construct {
     );
     return dashboard;
   }
+}
+
+/** ReplicationLatency (ms) of a global table towards one replica region. */
+export function replicationLatency(table: ITable, receivingRegion: string): Metric {
+  return new Metric({
+    namespace: 'AWS/DynamoDB',
+    metricName: 'ReplicationLatency',
+    dimensionsMap: { TableName: table.tableName, ReceivingRegion: receivingRegion },
+    period: PERIOD,
+    statistic: 'Average',
+  });
 }

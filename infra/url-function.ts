@@ -22,6 +22,11 @@ export interface UrlFunctionProps {
   timeout: Duration;
   logRetention: RetentionDays;
   environment: Record<string, string>;
+  /**
+   * A fixed name, for a function another region's stack refers to (CDK
+   * generates names only when the account is known, and synth needs none).
+   */
+  functionName?: string;
 }
 
 export class UrlFunction extends Construct {
@@ -46,6 +51,7 @@ export class UrlFunction extends Construct {
     this.fn = new NodejsFunction(this, 'Function', {
       entry: `${PROJECT_ROOT}${props.entry}`,
       handler: 'handler',
+      ...(props.functionName !== undefined && { functionName: props.functionName }),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
       description: props.description,

@@ -26,6 +26,8 @@ import { buildConfig, defaultConfig } from '../proxy/config.js';
 import type { HttpUpstream } from '../proxy/upstream/client.js';
 import { TEST_CREDENTIALS, TestClock, testAdminClient, testReader } from './helpers/backend.js';
 import { emptyStack, logicalId, roleLimitedClient, synthCloudTableApp } from './helpers/infra.js';
+import { REPLICA_REGIONS_ENV } from '../infra/cloudtable.js';
+import { RegionalReaderStack } from '../infra/regional-reader.js';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 interface Statement {
@@ -438,5 +440,153 @@ describe('infra: options', () => {
       /CLOUDTABLE_KEEP_PREVIOUS_S must be 0 or at least CLOUDTABLE_GRACE_S/,
     );
     assert.throws(() => new CloudTable(emptyStack(), 'T', { transactions: { lease: Duration.seconds(2) } }), /CLOUDTABLE_LEASE_S must be an integer from 5/);
+  });
+});
+
+describe('infra: two regions (-c regions=eu-west-1,eu-central-1)', () => {
+  const two = synthCloudTableApp({ context: { regions: 'eu-west-1,eu-central-1' } });
+  const home = two.stack;
+  const homeCt = home.cloudTable;
+  const remote = two.app.node.children.find((c): c is RegionalReaderStack => c instanceof RegionalReaderStack)!;
+  const remoteTemplate = Template.fromStack(remote);
+  const remoteReader = remote.regional.reader;
+  const accountArn = (service: string, region: string, resource: unknown[]) => ({
+    'Fn::Join': ['', [`arn:aws:${service}:${region}:`, ref('AWS::AccountId'), ...resource]],
+  });
+  const remoteReaderArn = accountArn('lambda', 'eu-central-1', [':function:CloudTable-eu-central-1-reader']);
+
+  it('is a home stack in eu-west-1 and a reader stack in eu-central-1, deployed first', () => {
+    assert.deepEqual([home.region, remote.region, remote.stackName], ['eu-west-1', 'eu-central-1', 'CloudTable-eu-central-1']);
+    assert.ok(home.dependencies.includes(remote));
+    assert.deepEqual(homeCt.regions, ['eu-west-1', 'eu-central-1']);
+  });
+
+  it('keeps the table as a global table with a replica in each region: on demand, PITR and deletion protection everywhere, retained', () => {
+    two.template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    const tables = resourcesOf(two.template, 'AWS::DynamoDB::GlobalTable');
+    assert.equal(Object.keys(tables).length, 1);
+    const table = Object.values(tables)[0]!;
+    assert.equal(table.DeletionPolicy, 'Retain');
+    assert.equal(table.Properties.TableName, 'CloudTable-tables');
+    assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST');
+    const replicas = table.Properties.Replicas as Array<Record<string, unknown>>;
+    assert.deepEqual(replicas.map((r) => r.Region).sort(), ['eu-central-1', 'eu-west-1']);
+    for (const r of replicas) {
+      assert.deepEqual([r.DeletionProtectionEnabled, r.PointInTimeRecoverySpecification], [true, { PointInTimeRecoveryEnabled: true }]);
+    }
+    remoteTemplate.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+    remoteTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
+  });
+
+  it('has one reader per region reading its local replica, and one admin function, in the home region, that knows the replica regions', () => {
+    const homeFns = resourcesOf(two.template, 'AWS::Lambda::Function');
+    assert.deepEqual(Object.keys(homeFns).sort(), [logicalId(homeCt.reader.fn), logicalId(homeCt.admin.fn)].sort());
+    const remoteFns = resourcesOf(remoteTemplate, 'AWS::Lambda::Function');
+    assert.deepEqual(Object.keys(remoteFns), [logicalId(remoteReader.fn)]);
+    const fn = remoteFns[logicalId(remoteReader.fn)]!.Properties;
+    assert.equal(fn.FunctionName, 'CloudTable-eu-central-1-reader');
+    assert.deepEqual(fn.Environment, { Variables: { TABLE_NAME: 'CloudTable-tables', NODE_OPTIONS: '--enable-source-maps' } });
+    assert.deepEqual(Object.values(resourcesOf(remoteTemplate, 'AWS::Lambda::Url')).map((u) => u.Properties), [{ AuthType: 'AWS_IAM', TargetFunctionArn: arnOf(logicalId(remoteReader.fn)) }]);
+    assert.deepEqual(
+      normalized(Object.values(resourcesOf(remoteTemplate, 'AWS::IAM::Policy')).flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)),
+      normalized([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: arnOf(logicalId(remoteReader.logGroup)) },
+        { Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], Resource: accountArn('dynamodb', 'eu-central-1', [':table/CloudTable-tables']) },
+      ]),
+    );
+    const adminFn = homeFns[logicalId(homeCt.admin.fn)]!.Properties;
+    assert.equal((adminFn.Environment as { Variables: Record<string, unknown> }).Variables[REPLICA_REGIONS_ENV], 'eu-central-1');
+    const tableId = logicalId(homeCt.table);
+    assert.deepEqual(
+      normalized(roleStatements(two.template, logicalId(homeCt.admin.role))).slice(1),
+      normalized([
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          Resource: arnOf(tableId),
+        },
+        { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: accountArn('dynamodb', 'eu-central-1', [':table/', ref(tableId)]) },
+      ]),
+    );
+  });
+
+  it('gives mail hosts a policy that invokes every region\'s reader, and operators one that adds the admin function, through their URLs only', () => {
+    const policies = resourcesOf(two.template, 'AWS::IAM::ManagedPolicy');
+    const statements = (c: typeof homeCt.mailHostPolicy) => (policies[logicalId(c)]!.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    const both = (resources: unknown[]) => [
+      { Effect: 'Allow', Action: 'lambda:InvokeFunctionUrl', Resource: resources, Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } },
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: resources, Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } } },
+    ];
+    const homeReaderArn = arnOf(logicalId(homeCt.reader.fn));
+    assert.deepEqual(statements(homeCt.mailHostPolicy), both([homeReaderArn, remoteReaderArn]));
+    assert.deepEqual(statements(homeCt.operatorPolicy), both([arnOf(logicalId(homeCt.admin.fn)), homeReaderArn, remoteReaderArn]));
+    remoteTemplate.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+  });
+
+  it('alarms in each region on its reader and its replica, and in the home region on the replication latency to each replica, each to its region\'s topic', () => {
+    const homeAlarms = Object.values(resourcesOf(two.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    const lag = homeAlarms.filter((a) => a.MetricName === 'ReplicationLatency');
+    assert.equal(lag.length, 1);
+    assert.deepEqual(lag[0]!.Dimensions, [
+      { Name: 'ReceivingRegion', Value: 'eu-central-1' },
+      { Name: 'TableName', Value: ref(logicalId(homeCt.table)) },
+    ]);
+    assert.deepEqual([lag[0]!.Namespace, lag[0]!.Statistic, lag[0]!.Threshold, lag[0]!.AlarmActions], ['AWS/DynamoDB', 'Average', 10_000, [ref(logicalId(home.alarmTopic))]]);
+    assert.equal(homeAlarms.length, 11);
+    const remoteAlarms = Object.values(resourcesOf(remoteTemplate, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    assert.deepEqual(remoteAlarms.filter((a) => a.MetricName).map((a) => a.MetricName).sort(), ['Duration', 'Errors', 'Throttles', 'Url5xxCount']);
+    assert.equal(remoteAlarms.length, 6);
+    for (const metric of ['ThrottledRequests', 'SystemErrors']) {
+      const a = remoteAlarms.find((x) => JSON.stringify(x.Metrics ?? []).includes(`"MetricName":"${metric}"`));
+      assert.ok(a, `replica ${metric} alarm`);
+      assert.match(JSON.stringify(a.Metrics), /"Name":"TableName","Value":"CloudTable-tables"/);
+    }
+    for (const a of remoteAlarms) assert.deepEqual(a.AlarmActions, [ref(logicalId(remote.alarmTopic))]);
+  });
+
+  it('outputs a ProxyConfig line listing every region\'s reader, home first', () => {
+    const outputs = two.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const join = outputs.ProxyConfig!.Value as { 'Fn::Join': [string, unknown[]] };
+    const urls: Record<string, string> = { eu_west_1: 'https://home.lambda-url.eu-west-1.on.aws/', eu_central_1: 'https://far.lambda-url.eu-central-1.on.aws/' };
+    const text = join['Fn::Join'][1]
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        if (same(part, { 'Fn::GetAtt': [logicalId(homeCt.reader.url), 'FunctionUrl'] })) return urls.eu_west_1;
+        const o = (part as { 'Fn::GetStackOutput'?: { StackName: string; Region: string } })['Fn::GetStackOutput'];
+        assert.deepEqual([o?.StackName, o?.Region], ['CloudTable-eu-central-1', 'eu-central-1']);
+        return urls.eu_central_1;
+      })
+      .join('');
+    assert.doesNotMatch(text, /\n/);
+    const parsed = parseToml(text) as { upstream: { region: string; endpoints: Array<{ url: string; region: string }> } };
+    assert.deepEqual(JSON.parse(JSON.stringify(parsed.upstream)), {
+      region: 'eu-west-1',
+      endpoints: [
+        { url: urls.eu_west_1, region: 'eu-west-1' },
+        { url: urls.eu_central_1, region: 'eu-central-1' },
+      ],
+    });
+  });
+
+  it('passes the AwsSolutions checks in every stack; the only findings are the acknowledged runtime pins', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(two.app);
+    assert.deepEqual(report.violations, [], JSON.stringify(report.violations, null, 2));
+    const blind = new AwsSolutionsChecks();
+    (blind as unknown as { isAcknowledged(): boolean }).isAcknowledged = () => false;
+    const findings = blind
+      .validateScope(two.app)
+      .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${(r.constructPath ?? '').replace(/\/Resource$/, '')}`))
+      .sort();
+    assert.deepEqual(findings, [homeCt.admin.fn, homeCt.reader.fn, remoteReader.fn].map((f) => `AwsSolutions-L1 ${f.node.path}`).sort());
+  });
+
+  it('stays one stack with a regional table for one region, and refuses a misnamed or repeated region', () => {
+    const one = synthCloudTableApp({ context: { regions: 'eu-west-1' } });
+    assert.equal(one.app.node.children.filter((c) => c instanceof RegionalReaderStack).length, 0);
+    assert.equal(one.stack.region, 'eu-west-1');
+    one.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    one.template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+    assert.throws(() => synthCloudTableApp({ context: { regions: 'eu-west-1,moon' } }), /moon is not an AWS region name/);
+    assert.throws(() => synthCloudTableApp({ context: { regions: 'eu-west-1,eu-west-1' } }), /name a region twice/);
   });
 });

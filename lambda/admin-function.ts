@@ -15,7 +15,12 @@ if (!tableName) throw new Error('TABLE_NAME is not set');
 
 // Created once per execution environment so warm invocations reuse connections.
 const store = new Store(new DynamoDBClient({}), tableName);
-const admin = createAdmin(store, { limits: limitsFromEnv(process.env) });
+// Several regions: the same global table's replicas elsewhere, which a swap waits for (store/replicas.ts).
+const replicas = (process.env.CLOUDTABLE_REPLICA_REGIONS ?? '')
+  .split(',')
+  .filter((region) => region !== '')
+  .map((region) => ({ region, store: new Store(new DynamoDBClient({ region }), tableName) }));
+const admin = createAdmin(store, { limits: limitsFromEnv(process.env), replicas });
 
 /** An EventBridge schedule (`{"source":"aws.events",…}`): collect garbage instead of answering HTTP. */
 interface ScheduledEvent {

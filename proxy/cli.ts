@@ -3,7 +3,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, LOG_LEVELS } from './config.js';
-import { backendCommand } from './commands/backend.js';
+import { backendCommand, type BackendFlags } from './commands/backend.js';
 import { demoCommand } from './commands/demo.js';
 import { smtpdCommand, type SmtpdFlags } from './commands/smtpd.js';
 import { sockmapCommand, type SockmapFlags } from './commands/sockmap.js';
@@ -55,7 +55,9 @@ export function buildCli(): Command {
     .addOption(new Option('--port <n>', 'port to listen on').argParser(port).default(8787))
     .option('--data <dir>', 'keep the data in this directory (LevelDB)')
     .option('--memory', 'keep the data in memory (the default)')
-    .action((flags: { host: string; port: number; data?: string; memory?: boolean }) => backendCommand(flags));
+    .addOption(new Option('--regions <n>', 'regions to simulate: the home one and n-1 replicas on the next ports, filled with random delays').argParser(regionCount).default(1))
+    .addOption(new Option('--replication-ms <ms>', 'with --regions: longest replication delay of an item').argParser(port).default(1000))
+    .action((flags: BackendFlags) => backendCommand(flags));
 
   program
     .command('demo')
@@ -128,4 +130,11 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`cloudtable: ${msg}\n`);
     process.exit(err instanceof ConfigError ? 78 /* EX_CONFIG */ : 1);
   }
+}
+
+/** --regions: 1 (the default) to 9. */
+function regionCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 9) throw new InvalidArgumentError('regions must be an integer from 1 to 9');
+  return n;
 }

@@ -26,6 +26,7 @@ import { ContractError } from '../../common/contract/lookup.js';
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from '../function-url.js';
 import { GarbageCollector } from '../store/garbage.js';
 import { activeView, isLive, type MetaRecord } from '../store/meta.js';
+import type { Replica, ReplicaWait } from '../store/replicas.js';
 import { errorName, type Store } from '../store/store.js';
 import { Transactions, TxnError, type TransactionLimits, type TxnErrorCode } from '../store/transaction.js';
 import { checkEntries } from './entries.js';
@@ -38,6 +39,9 @@ export interface AdminLogger {
 export interface AdminOptions {
   limits?: Partial<TransactionLimits>;
   log?: AdminLogger;
+  /** The other regions' replicas (several regions: swaps wait for them, collection spares what they still name). */
+  replicas?: Replica[];
+  replicaWait?: ReplicaWait;
 }
 
 export interface Admin {
@@ -53,6 +57,8 @@ const STATUS: Record<TxnErrorCode, number> = {
   'no-transaction': 409,
   'bad-state': 409,
   'nothing-to-undo': 409,
+  // Temporary: the client may apply again once replication has caught up.
+  replicating: 503,
   'unknown-table': 404,
   'no-service': 400,
   'too-many-entries': 413,
@@ -61,9 +67,10 @@ const STATUS: Record<TxnErrorCode, number> = {
 const DEFAULT_GC_BUDGET_MS = 10_000;
 
 export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
-  const transactions = new Transactions(store, opts.limits);
+  const replicas = opts.replicas ?? [];
+  const transactions = new Transactions(store, opts.limits, replicas, opts.replicaWait);
   const limits = transactions.limits;
-  const gc = new GarbageCollector(store, limits.graceMs);
+  const gc = new GarbageCollector(store, limits.graceMs, replicas);
   const log = opts.log ?? consoleLogger;
   const v = ADMIN_CONTRACT_VERSION;
 

@@ -5,6 +5,7 @@
 import { ADMIN_LIMITS, ADMIN_PREFIX } from '../../common/contract/admin.js';
 import { createAdmin, type Admin, type AdminLogger } from '../admin/handler.js';
 import { createLookupHandler } from '../lookup.js';
+import type { Replica, ReplicaWait } from '../store/replicas.js';
 import { Store, type Clock } from '../store/store.js';
 import type { TransactionLimits } from '../store/transaction.js';
 import { ensureTable, startEngine, type Engine } from './dynalite-engine.js';
@@ -31,6 +32,11 @@ export interface BackendOptions {
   /** Collect old generations in the background every so often (ms; 0: only when asked, POST /v1/admin/gc). */
   collectEveryMs?: number;
   adminLog?: AdminLogger;
+  /** Other regions' replicas the admin function waits for and spares (regions.ts). */
+  replicas?: Replica[];
+  replicaWait?: ReplicaWait;
+  /** Called with the engine's client before anything is written (regions.ts intercepts writes there). */
+  onEngine?: (engine: Engine) => void;
 }
 
 export interface Backend {
@@ -47,8 +53,14 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   const engine = await startEngine({ ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }) });
   try {
     await ensureTable(engine.client, LOCAL_TABLE_NAME);
+    opts.onEngine?.(engine);
     const store = new Store(engine.client, LOCAL_TABLE_NAME, {}, opts.clock);
-    const admin = createAdmin(store, { ...(opts.limits && { limits: opts.limits }), log: opts.adminLog ?? quietAdminLog(opts.onError) });
+    const admin = createAdmin(store, {
+      ...(opts.limits && { limits: opts.limits }),
+      log: opts.adminLog ?? quietAdminLog(opts.onError),
+      ...(opts.replicas && { replicas: opts.replicas }),
+      ...(opts.replicaWait && { replicaWait: opts.replicaWait }),
+    });
     const http = await serveFunctionUrl({
       mounts: [
         { prefix: '/', handler: createLookupHandler(store) },

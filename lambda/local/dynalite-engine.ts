@@ -32,13 +32,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<Engine> {
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    // dynalite does not check signatures; these only satisfy the SDK.
-    credentials: { accessKeyId: 'dynalite', secretAccessKey: 'dynalite' },
-    maxAttempts: 2,
-  });
+  const client = engineClient(endpoint);
   return {
     endpoint,
     client,
@@ -47,6 +41,17 @@ export async function startEngine(opts: EngineOptions = {}): Promise<Engine> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A DynamoDB client of a local engine. */
+export function engineClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: 'local',
+    // dynalite does not check signatures; these only satisfy the SDK.
+    credentials: { accessKeyId: 'dynalite', secretAccessKey: 'dynalite' },
+    maxAttempts: 2,
+  });
 }
 
 /** Creates the table if it is missing, and returns once it is ACTIVE (dynalite creates tables asynchronously). */

@@ -3,9 +3,12 @@
 // that read META just before a swap still reads the old generation), or,
 // for the previous generation kept for `cloudtable rollback`, when that
 // keeping ends. Before deleting, the collector re-reads META: a generation
-// that is active again, or still kept, or part of a transaction, is spared.
+// that is active again, or still kept, or part of a transaction, is spared,
+// and so is one the META of another region's replica still names (a region
+// lagging longer than the grace period: replicas.ts).
 
 import { isLive } from './meta.js';
+import { replicaStillNaming, type Replica } from './replicas.js';
 import { isConditionFailure, type GarbageItem, type Store } from './store.js';
 
 export interface SweepResult {
@@ -21,6 +24,7 @@ export class GarbageCollector {
   constructor(
     private readonly store: Store,
     private readonly graceMs: number,
+    private readonly replicas: readonly Replica[] = [],
   ) {}
 
   /** Deletes what is due, for at most `budgetMs` of wall-clock time. */
@@ -73,6 +77,10 @@ export class GarbageCollector {
         await this.reschedule(g, now + this.graceMs);
         return { done: true, deleted: false, entries: 0 };
       }
+    }
+    if ((await replicaStillNaming(this.replicas, g.table, g.generation)) !== undefined) {
+      await this.reschedule(g, now + this.graceMs);
+      return { done: true, deleted: false, entries: 0 };
     }
     const { deleted, done } = await this.store.deleteGeneration(g.table, g.generation, deadline);
     if (done) await this.store.removeGarbage(g.sk);

@@ -254,6 +254,36 @@ export class Store {
     return { entries, next: out.LastEvaluatedKey?.[SK]?.S };
   }
 
+  /**
+   * How many items a generation has (entries and pattern items), counted
+   * with paged `Select: COUNT` queries; `consistent` only where this region
+   * writes (a replica of a global table counts what has arrived so far).
+   */
+  async countGeneration(table: string, generation: number, consistent: boolean): Promise<number> {
+    let n = 0;
+    for (const pk of [entryPk(table, generation), patternPk(table, generation)]) {
+      let start: Item | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': PK },
+            ExpressionAttributeValues: { ':pk': { S: pk } },
+            Select: 'COUNT',
+            ConsistentRead: consistent,
+            ReturnConsumedCapacity: 'TOTAL',
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        );
+        this.count(out.ConsumedCapacity, 'read');
+        n += out.Count ?? 0;
+        start = out.LastEvaluatedKey;
+      } while (start);
+    }
+    return n;
+  }
+
   /** Every entry of a generation, a page at a time. */
   async *generationPages(table: string, generation: number): AsyncGenerator<Array<[string, string]>> {
     let startKey: string | undefined;

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { diffGenerations } from './diff.js';
 import { EPOCH_STEP, activeView, isLive, type Diff, type MetaRecord, type TransactionRecord, type TxnState } from './meta.js';
+import { DEFAULT_REPLICA_WAIT, ReplicaLagError, awaitReplicas, type Replica, type ReplicaWait } from './replicas.js';
 import { M, TXN_ATTRIBUTES } from './schema.js';
 import { isConditionFailure, type EntryError, type Store } from './store.js';
 
@@ -45,7 +46,8 @@ export type TxnErrorCode =
   | 'unknown-table'
   | 'no-service'
   | 'too-many-entries'
-  | 'nothing-to-undo';
+  | 'nothing-to-undo'
+  | 'replicating';
 
 /** A step refused: the transaction or the table is not in a state that allows it. */
 export class TxnError extends Error {
@@ -121,6 +123,9 @@ export class Transactions {
   constructor(
     private readonly store: Store,
     limits: Partial<TransactionLimits> = {},
+    /** The other regions' replicas a swap waits for (replicas.ts); none with one region. */
+    private readonly replicas: readonly Replica[] = [],
+    private readonly replicaWait: ReplicaWait = DEFAULT_REPLICA_WAIT,
   ) {
     this.limits = { ...DEFAULT_TRANSACTION_LIMITS, ...limits };
   }
@@ -249,10 +254,19 @@ export class Transactions {
     return { ...base, ok, count: result?.count ?? t.sent, diff: result?.diff, ...(problem !== undefined && { problem }) };
   }
 
-  /** Makes the shadow generation the active one, in one conditional write. */
+  /**
+   * Makes the shadow generation the active one, in one conditional write,
+   * once every other region's replica holds it whole (replicas.ts).
+   */
   async apply(table: string, txn: string): Promise<Applied> {
     const meta = await this.own(table, txn, ['validated']);
     const t = meta.txn;
+    try {
+      await awaitReplicas(this.store, this.replicas, table, t.shadow, this.replicaWait);
+    } catch (err) {
+      if (err instanceof ReplicaLagError) throw new TxnError('replicating', `table ${table}: ${err.message}`);
+      throw err;
+    }
     const now = this.now();
     const after = await this.step(table, t, {
       update:

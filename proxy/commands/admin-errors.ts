@@ -15,6 +15,7 @@ export function exitCodeFor(err: CallError | LoadRefused): number {
     case 'network':
     case 'timeout':
     case 'store-unavailable':
+    case 'replicating':
       return 75; // EX_TEMPFAIL
     case 'unknown-table':
     case 'nothing-to-undo':

@@ -1,4 +1,5 @@
 import { startBackend } from '../../lambda/local/backend.js';
+import { startRegions } from '../../lambda/local/regions.js';
 import { createLogger } from '../log.js';
 import { localCredentials } from './local-credentials.js';
 
@@ -7,20 +8,34 @@ export interface BackendFlags {
   port: number;
   data?: string;
   memory?: boolean;
+  /** Several regions (lambda/local/regions.ts): home on --port, the others on the next ports. */
+  regions?: number;
+  replicationMs?: number;
 }
 
 export async function backendCommand(flags: BackendFlags): Promise<void> {
   const log = createLogger('info', 'cloudtable-backend');
   if (flags.data && flags.memory) throw new Error('--data and --memory exclude each other');
   const { credentials, generated } = localCredentials();
-  const backend = await startBackend({
+  const common = {
     credentials,
     host: flags.host,
     port: flags.port,
     ...(flags.data && { dataDir: flags.data }),
-    onError: (err) => log.error({ err: String(err) }, 'handler failed'),
+    onError: (err: unknown) => log.error({ err: String(err) }, 'handler failed'),
     adminLog: log,
-  });
+  };
+  let backend: { url: string; close(): Promise<void> };
+  if ((flags.regions ?? 1) > 1) {
+    const cloud = await startRegions({ ...common, regions: flags.regions!, delay: { minMs: 0, maxMs: flags.replicationMs ?? 1000 } });
+    backend = { url: cloud.home.url, close: () => cloud.close() };
+    for (const r of cloud.regions) {
+      log.info({ region: r.name, url: r.url }, 'region listening');
+      process.stdout.write(`region ${r.name} on ${r.url}${r.name === 'local-1' ? ' (home: reader and admin)' : ' (reader over a replica)'}\n`);
+    }
+  } else {
+    backend = await startBackend(common);
+  }
   log.info({ url: backend.url, storage: flags.data ?? 'memory' }, 'backend listening');
   process.stdout.write(`cloudtable backend on ${backend.url} (${flags.data ? `data in ${flags.data}` : 'in memory'})\n`);
   if (generated) {

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations, type App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse as parseToml } from 'smol-toml';
@@ -46,6 +46,16 @@ const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 /** Statements with their actions as sorted arrays, so the order CDK emits them in does not matter. */
 const normalized = (statements: Statement[]) => statements.map((s) => ({ ...s, Action: [s.Action].flat().sort() }));
+
+/** What cdk-nag's AwsSolutions pack finds in an app when blind to acknowledgments: "rule construct-path" lines, sorted. */
+function blindFindings(app: App): string[] {
+  const blind = new AwsSolutionsChecks();
+  (blind as unknown as { isAcknowledged(): boolean }).isAcknowledged = () => false;
+  return blind
+    .validateScope(app)
+    .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${(r.constructPath ?? '').replace(/\/Resource$/, '')}`))
+    .sort();
+}
 
 function resourcesOf(template: Template, type: string): Resources {
   return template.findResources(type) as Resources;
@@ -288,12 +298,7 @@ describe('infra: the deployed stack', () => {
 
     // The same pack blind to acknowledgments: what it finds must be exactly
     // what the code acknowledges, so no acknowledgment is stale or too wide.
-    const blind = new AwsSolutionsChecks();
-    (blind as unknown as { isAcknowledged(): boolean }).isAcknowledged = () => false;
-    const findings = blind
-      .validateScope(s.app)
-      .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${(r.constructPath ?? '').replace(/\/Resource$/, '')}`))
-      .sort();
+    const findings = blindFindings(s.app);
     const acknowledged: string[] = [];
     for (const c of s.app.node.findAll()) {
       for (const entry of c.node.metadata) {
@@ -571,12 +576,7 @@ describe('infra: two regions (-c regions=eu-west-1,eu-central-1)', () => {
   it('passes the AwsSolutions checks in every stack; the only findings are the acknowledged runtime pins', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(two.app);
     assert.deepEqual(report.violations, [], JSON.stringify(report.violations, null, 2));
-    const blind = new AwsSolutionsChecks();
-    (blind as unknown as { isAcknowledged(): boolean }).isAcknowledged = () => false;
-    const findings = blind
-      .validateScope(two.app)
-      .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${(r.constructPath ?? '').replace(/\/Resource$/, '')}`))
-      .sort();
+    const findings = blindFindings(two.app);
     assert.deepEqual(findings, [homeCt.admin.fn, homeCt.reader.fn, remoteReader.fn].map((f) => `AwsSolutions-L1 ${f.node.path}`).sort());
   });
 

@@ -83,8 +83,8 @@ describe('regions: a swap waits for every region, no region answers from half a 
     // brand-new table is unknown there until it arrives): each answer is
     // whole, and the new generation shows up within the replication delay.
     for (;;) {
-      const r = await readers[1]!.lookup(TABLE, KEYS.map((key) => ({ service: 'alias', key })), 5000).catch((err: { code?: string }) => {
-        assert.equal(err.code, 'unknown-table');
+      const r = await readers[1]!.lookup(TABLE, KEYS.map((key) => ({ service: 'alias', key })), 5000).catch((err: { functionCode?: string }) => {
+        assert.equal(err.functionCode, 'unknown-table');
         return undefined;
       });
       if (r) await checkedLookup(readers[1]!, 'local-2');
@@ -120,7 +120,7 @@ describe('regions: a swap waits for every region, no region answers from half a 
           try {
             for (const op of ops) {
               if (!running) break;
-              if (op === 'undo') await admin.undo({ table: TABLE }).catch((err: { code?: string }) => assert.equal(err.code, 'nothing-to-undo'));
+              if (op === 'undo') await admin.undo({ table: TABLE }).catch((err: { functionCode?: string }) => assert.equal(err.functionCode, 'nothing-to-undo'));
               else await replace(op === 'commit' ? 'commit' : 'rollback');
               assert.equal(heldAtApply, KEYS.length);
             }

@@ -12,7 +12,7 @@ import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
-import { SERVICES } from '../common/contract/lookup.js';
+import { servicesWhere } from '../common/smtpd/services.js';
 import { DEFAULT_PORT } from './addresses/listen-address.js';
 
 function port(value: string): number {
@@ -72,7 +72,7 @@ export function buildCli(): Command {
     .description('replace a table transactionally from an OpenSMTPD table(5) or Postfix postmap source file')
     .argument('<table>', 'cloud table to replace')
     .argument('<file>', "table file ('-': standard input)")
-    .addOption(new Option('--service <service>', 'service the entries are for (required for a new table)').choices(SERVICES.filter((s) => s !== 'auth')))
+    .addOption(new Option('--service <service>', 'service the entries are for (required for a new table)').choices(servicesWhere('declarable')))
     .addOption(new Option('--format <format>', 'file format').choices(['smtpd', 'postmap']).default('smtpd'))
     .option('--keep-case', 'do not fold keys to lower case (smtpd and postmap fold them)')
     .option('--dry-run', 'stop after validation: show what would change, change nothing')

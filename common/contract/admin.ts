@@ -8,6 +8,7 @@
 //   hello → list → begin → send… → validate → apply → commit | rollback
 //   (renew keeps the lease while the client is busy elsewhere)
 
+import { SERVICE_FACTS } from '../smtpd/services.js';
 import { ContractError, LIMITS, isRecord, isService, type Service } from './lookup.js';
 
 export const ADMIN_CONTRACT_VERSION = 1;
@@ -277,7 +278,7 @@ export class RequestFields {
   optionalService(): Service | undefined {
     const s = this.body.service;
     if (s === undefined) return undefined;
-    if (!isService(s) || s === 'auth') throw new ContractError(400, 'bad-service', `service ${JSON.stringify(s)} is not a table(5) service a table can be declared for`);
+    if (!isService(s) || !SERVICE_FACTS[s].declarable) throw new ContractError(400, 'bad-service', `service ${JSON.stringify(s)} is not a table(5) service a table can be declared for`);
     return s;
   }
 

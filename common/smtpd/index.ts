@@ -17,6 +17,7 @@ export { exactAddressTexts, netaddrContains, netaddrMatch, parseNetaddr, parseSo
 export { compileSmtpdRegex, regexMatches, type CompiledRegex } from './regex.js';
 export { relayhostError } from './relayhost.js';
 export { compareBytes } from './text.js';
+export { SERVICE_FACTS, servicesWhere, type Matching, type ServiceFacts } from './services.js';
 
 /** Why an entry (key and value) would not work in smtpd under `service`, or undefined. */
 export function entryError(service: Service, key: string, value: string): string | undefined {

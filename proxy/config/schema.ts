@@ -16,7 +16,7 @@
 //      (test/config-schema.test.ts fails until the README matches).
 // `npm run typecheck` fails while the interface and the schema disagree.
 
-import { SERVICES } from '../../common/contract/lookup.js';
+import { servicesWhere } from '../../common/smtpd/services.js';
 import { DEFAULT_LISTEN } from '../addresses/listen-address.js';
 import { DIALECTS, LOG_LEVELS, NOT_FOUND_CODES, UNKNOWN_MAP_ANSWERS } from './choices.js';
 import { key, list, named, optionalKey, section } from './define.js';
@@ -25,7 +25,7 @@ import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapN
 export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8787';
 
 /** Every service but `auth`: registering `auth` makes smtpd 7.6+ stop asking `credentials`. */
-export const DEFAULT_SMTPD_SERVICES = SERVICES.filter((s) => s !== 'auth');
+export const DEFAULT_SMTPD_SERVICES = servicesWhere('registeredByDefault');
 
 const MiB64 = 64 * 1024 * 1024;
 

@@ -5,15 +5,13 @@
 
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { EntryProblem, HelloResponse, SendEntry, ValidateResponse } from '../../common/contract/admin.js';
-import type { Service } from '../../common/contract/lookup.js';
+import { isService, type Service } from '../../common/contract/lookup.js';
+import { SERVICE_FACTS } from '../../common/smtpd/services.js';
 import type { AdminClient } from '../admin/client.js';
 import { CallError } from '../http/call-error.js';
 import type { Upstream } from '../upstream/client.js';
 import type { Progress } from './progress.js';
 import { parseTableStream, type TableFormat } from './table-file.js';
-
-/** Services smtpd asks with check or fetch only: a list of keys is a table for them (each key stands for itself). */
-const LIST_SERVICES = new Set<string>(['domain', 'netaddr', 'mailaddr', 'source', 'regex', 'string']);
 
 /** Sends in flight at once: the next batch travels while the function writes the previous one. */
 const PIPELINE = 4;
@@ -144,7 +142,7 @@ async function sendFile(o: LoadOptions, hello: HelloResponse, txn: string, servi
   // A batch ends once past this: room is left for one more entry of the largest size (every
   // character escaped) and the request's own fields.
   const maxBatchBytes = hello.limits.maxBodyBytes - (hello.limits.maxKeyBytes + hello.limits.maxValueBytes) * 6 - 4096;
-  const isList = LIST_SERVICES.has(service);
+  const isList = isService(service) && SERVICE_FACTS[service].list;
   let entries = 0;
   let total = 0;
   let batch: SendEntry[] = [];

@@ -28,8 +28,6 @@ export class TableGeneration {
   private seq: number;
   /** When (ms, the resolver's clock) the last request that confirmed it was sent. */
   confirmedAt: number;
-  /** The table's last lookup (ms): only tables in use are checked in the background. */
-  usedAt: number;
 
   constructor(
     /** The newest generation known: the only one answers are served from. */
@@ -41,7 +39,6 @@ export class TableGeneration {
     this.epoch = epoch;
     this.seq = seq;
     this.confirmedAt = sentAt;
-    this.usedAt = sentAt;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lookup.js';
+import { SERVICE_FACTS } from '../../common/smtpd/services.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Upstream } from '../upstream/client.js';
@@ -8,14 +9,13 @@ import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './
 import { Breaker } from './breaker.js';
 import { AnswerCache, type CacheEntry } from './cache.js';
 import { DeadlineList, type Timed } from './deadlines.js';
+import { TableHandles } from '../tables/table-handle.js';
 import { TableGeneration } from './generation.js';
 import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 
 /** Times a miss is asked again when its answer comes from a generation older than the newest known. */
 const OLDER_ANSWER_RETRIES = 2;
 
-/** Services whose values are never served stale: a revoked password must stop working. */
-const NEVER_STALE = new Set<Service>(['credentials', 'auth']);
 
 type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean; unknownTable: boolean };
 
@@ -49,10 +49,8 @@ export class Resolver {
   private readonly waiters: DeadlineList<Waiter>;
   private readonly batcher: Batcher<Flight>;
   private readonly breaker: Breaker;
-  /** The newest generation known per table: the only one answers are served from. */
-  private readonly generations = new Map<string, TableGeneration>();
-  /** Tables whose generation is being checked in the background. */
-  private readonly checking = new Set<string>();
+  /** The open tables: each holds the newest generation known of it, the only one answers are served from. */
+  readonly handles = new TableHandles();
   private readonly poller: NodeJS.Timeout;
   private lastTable: string | undefined;
 
@@ -133,14 +131,14 @@ export class Resolver {
     if (entry === undefined) return undefined;
     const now = Date.now();
     if (entry.freshUntil <= now) return undefined;
-    const g = this.generations.get(table);
-    if (g === undefined) return undefined;
-    if (!g.serves(entry.generation)) {
+    const h = this.handles.get(table);
+    if (h === undefined) return undefined;
+    if (!h.serves(entry.generation)) {
       this.cache.delete(cacheKey(table, service, key));
       return undefined;
     }
-    if (now - g.confirmedAt > this.config.cache.maxStalenessMs) return undefined;
-    g.usedAt = now;
+    if (now - h.generation.confirmedAt > this.config.cache.maxStalenessMs) return undefined;
+    h.usedAt = now;
     if (entry.value === undefined) {
       this.observer.answered(table, service, 'negative');
       return { kind: 'not-found', source: 'cache' };
@@ -180,7 +178,7 @@ export class Resolver {
 
   /** The rule of generation.ts for `table`: whether an answer of `generation` may be served now. */
   serves(table: string, generation: number): boolean {
-    return this.generations.get(table)?.serves(generation) ?? false;
+    return this.handles.get(table)?.serves(generation) ?? false;
   }
 
   get circuitOpen(): boolean {
@@ -188,12 +186,12 @@ export class Resolver {
   }
 
   generation(table: string): number | undefined {
-    return this.generations.get(table)?.generation;
+    return this.handles.get(table)?.generation.generation;
   }
 
   /** Every table answered for so far, with the newest generation seen. */
   *tableGenerations(): Iterable<[string, number]> {
-    for (const [table, g] of this.generations) yield [table, g.generation];
+    for (const h of this.handles) yield [h.name, h.generation.generation];
   }
 
   /** Callers waiting for the function right now. */
@@ -210,8 +208,8 @@ export class Resolver {
 
   private miss(table: string, service: Service, key: string): Promise<Answer> {
     this.lastTable = table;
-    const g = this.generations.get(table);
-    if (g) g.usedAt = Date.now();
+    const h = this.handles.get(table);
+    if (h) h.usedAt = Date.now();
     const ck = cacheKey(table, service, key);
     if (this.breaker.open) return Promise.resolve(this.fallback(table, service, ck, 'upstream unavailable (circuit open)', false));
 
@@ -339,19 +337,19 @@ export class Resolver {
   }
 
   private staleMs(table: string, service: Service): number {
-    if (NEVER_STALE.has(service)) return 0;
+    if (SERVICE_FACTS[service].neverStale) return 0;
     return this.config.tables[table]?.staleMs ?? this.config.cache.staleMs;
   }
 
   /** Takes an answer's (generation, epoch) into the table's generation tracking. */
   private observeGeneration(table: string, generation: number, epoch: number | undefined, seq: number, sentAt: number): void {
-    const g = this.generations.get(table);
-    if (g === undefined) {
-      this.generations.set(table, new TableGeneration(generation, epoch, seq, sentAt));
+    const h = this.handles.get(table);
+    if (h === undefined) {
+      this.handles.open(table, new TableGeneration(generation, epoch, seq, sentAt));
       return;
     }
-    const from = g.generation;
-    if (g.observe(generation, epoch, seq, sentAt) === 'newer' && from !== generation) {
+    const from = h.generation.generation;
+    if (h.generation.observe(generation, epoch, seq, sentAt) === 'newer' && from !== generation) {
       // Entries of the older generation stay in the LRU until evicted or met: every source asks serves() first.
       this.log.info({ table, from, to: generation, epoch }, 'table generation changed: answers cached from other generations are no longer served, and are dropped as they are met');
     }
@@ -362,13 +360,14 @@ export class Resolver {
     if (this.breaker.open) return; // the breaker's probe finds out when the function is back
     const now = Date.now();
     const inUse = Math.max(this.config.cache.ttlMs, this.config.cache.negativeTtlMs);
-    for (const [table, g] of this.generations) {
-      if (now - g.usedAt > inUse || now - g.confirmedAt < this.config.cache.maxStalenessMs / 2 || this.checking.has(table)) continue;
-      this.checking.add(table);
+    for (const h of this.handles) {
+      if (now - h.usedAt > inUse || now - h.generation.confirmedAt < this.config.cache.maxStalenessMs / 2 || h.checking) continue;
+      h.checking = true;
+      const table = h.name;
       this.checkGeneration(table)
         // A failure is logged and counted by observed(); the next tick tries again.
         .catch(() => undefined)
-        .finally(() => this.checking.delete(table));
+        .finally(() => (h.checking = false));
     }
   }
 

@@ -58,8 +58,9 @@ export interface EntrySetOptions {
   maxEntries: number;
 }
 
+/** Fetches and revalidates the sets each table handle holds (TableHandle.sets). */
 export class EntrySets {
-  private readonly sets = new Map<string, EntrySet>();
+  /** Listings under way, one per table and kind: concurrent callers share it. */
   private readonly loading = new Map<string, Promise<EntrySet>>();
 
   constructor(
@@ -70,9 +71,9 @@ export class EntrySets {
 
   /** The set, when it is known to be of the table's current generation and was checked within the TTL. */
   current(table: string, what: Listing): EntrySet | undefined {
-    const set = this.sets.get(id(table, what));
-    if (!set) return undefined;
-    if (!this.resolver.serves(table, set.generation) || Date.now() - set.checkedAt > this.options.ttlMs) return undefined;
+    const h = this.resolver.handles.get(table);
+    const set = h?.sets.get(what);
+    if (set === undefined || !h!.serves(set.generation) || Date.now() - set.checkedAt > this.options.ttlMs) return undefined;
     return set;
   }
 
@@ -90,12 +91,11 @@ export class EntrySets {
   }
 
   clear(): void {
-    this.sets.clear();
+    for (const h of this.resolver.handles) h.sets.clear();
   }
 
   private async load(table: string, what: Listing): Promise<EntrySet> {
-    const key = id(table, what);
-    const old = this.sets.get(key);
+    const old = this.resolver.handles.get(table)?.sets.get(what);
     if (old && this.resolver.serves(table, old.generation)) {
       // Only the TTL ran out: a generation-only request tells whether the set still holds.
       await this.resolver.observed(table, () => this.upstream.lookup(table, [], this.options.deadlineMs));
@@ -105,7 +105,8 @@ export class EntrySets {
       }
     }
     const set = await this.list(table, what);
-    this.sets.set(key, set);
+    // The listing opened the handle if it was not yet: the function has answered for the table.
+    this.resolver.handles.get(table)?.sets.set(what, set);
     return set;
   }
 

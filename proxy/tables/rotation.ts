@@ -8,12 +8,13 @@ import type { Service } from '../../common/contract/lookup.js';
 import { compareBytes } from '../../common/smtpd/index.js';
 import type { Answer } from '../resolver/answer.js';
 import type { EntrySets } from './entry-sets.js';
+import type { TableHandles } from './table-handle.js';
 import { withDeadline } from './pattern-table.js';
 
+/** Answers `fetch` from the table's set of all entries; the position is kept on the table's handle. */
 export class Rotation {
-  private readonly last = new Map<string, string>();
-
   constructor(
+    private readonly handles: TableHandles,
     private readonly sets: EntrySets,
     private readonly deadlineMs: number,
   ) {}
@@ -30,8 +31,8 @@ export class Rotation {
       return { kind: 'error', reason: `cannot list the table: ${(err as Error).message}`, timeout: false };
     }
     if (entries.length === 0) return { kind: 'not-found', source: 'upstream' };
-    const id = `${service}\0${table}`;
-    const prev = this.last.get(id);
+    const rotation = this.handles.get(table)?.rotation;
+    const prev = rotation?.get(service);
     // The first key after the previous answer (binary search), or the first key.
     let lo = 0;
     let hi = entries.length;
@@ -43,7 +44,7 @@ export class Rotation {
       }
     }
     const entry = entries[lo === entries.length ? 0 : lo]!;
-    this.last.set(id, entry.key);
+    rotation?.set(service, entry.key);
     return { kind: 'found', value: entry.key, source: 'cache' };
   }
 }

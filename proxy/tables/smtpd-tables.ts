@@ -5,6 +5,7 @@
 
 import type { Service } from '../../common/contract/lookup.js';
 import { valueError } from '../../common/smtpd/index.js';
+import { SERVICE_FACTS, servicesWhere, type Matching } from '../../common/smtpd/services.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
@@ -32,7 +33,8 @@ export interface SmtpdTablesOptions {
 }
 
 export class SmtpdTables implements TableService {
-  private readonly matchers: Partial<Record<Service, Matcher>>;
+  /** By the service's matching (common/smtpd/services.ts); `exact` and `auth` have none. */
+  private readonly matchers: Partial<Record<Matching, Matcher>>;
   private readonly patterns: PatternTable;
   private readonly rotation: Rotation;
 
@@ -44,7 +46,7 @@ export class SmtpdTables implements TableService {
       regex: regexMatcher,
     };
     this.patterns = new PatternTable(o.resolver, o.sets, o.deadlineMs);
-    this.rotation = new Rotation(o.sets, o.deadlineMs);
+    this.rotation = new Rotation(o.resolver.handles, o.sets, o.deadlineMs);
   }
 
   lookup(table: string, service: Service, key: string): Answer | Promise<Answer> {
@@ -57,7 +59,7 @@ export class SmtpdTables implements TableService {
   }
 
   async fetch(table: string, service: Service): Promise<Answer> {
-    if (service !== 'source' && service !== 'relayhost') return { kind: 'error', reason: `fetch is only for source and relayhost, not ${service}`, timeout: false };
+    if (!SERVICE_FACTS[service].fetchable) return { kind: 'error', reason: `fetch is only for ${servicesWhere('fetchable').join(' and ')}, not ${service}`, timeout: false };
     const a = await this.rotation.fetch(table, service);
     // The answer is an entry's key: it must parse as a value of the service.
     return a.kind === 'found' ? this.checked(table, service, a.value, a) : a;
@@ -70,8 +72,9 @@ export class SmtpdTables implements TableService {
   }
 
   private match(table: string, service: Service, key: string): Answer | Promise<Answer> {
-    if (service === 'auth') return this.o.auth(table, key);
-    const matcher = this.matchers[service];
+    const matching = SERVICE_FACTS[service].matching;
+    if (matching === 'auth') return this.o.auth(table, key);
+    const matcher = this.matchers[matching];
     if (matcher) return this.patterns.lookup(table, service, matcher, key);
     return this.o.resolver.lookupCached(table, service, key) ?? this.o.resolver.lookup(table, service, key);
   }

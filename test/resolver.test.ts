@@ -1,12 +1,16 @@
 // The resolver against the real local backend over real HTTP: coalescing,
-// batching, TTLs, stale-if-error, generations.
+// batching, TTLs and stale-if-error (on a clock the tests move), generations.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../lambda/local/backend.js';
 import { replaceTable } from '../lambda/store/replace.js';
 import { startTestBackend } from './helpers/backend.js';
-import { sleep, testConfig, testResolver } from './helpers/resolver.js';
+import { FakeClock } from './helpers/clock.js';
+import { testConfig, testResolver } from './helpers/resolver.js';
+
+/** Misses go out at once (no batching window): on a clock moved by hand, a window would never end. */
+const ON_FAKE_CLOCK = { batch_window_ms: 0 };
 
 describe('resolver', () => {
   let backend: Backend;
@@ -39,16 +43,17 @@ describe('resolver', () => {
   });
 
   it('keeps found answers for ttl and not-found answers for the shorter negative ttl', async () => {
-    const { resolver, upstream } = testResolver(testConfig(backend.url, { cache: { ttl_s: 0.6, negative_ttl_s: 0.2 } }));
+    const clock = new FakeClock();
+    const { resolver, upstream } = testResolver(testConfig(backend.url, { cache: { ttl_s: 0.6, negative_ttl_s: 0.2 }, upstream: ON_FAKE_CLOCK }), undefined, clock);
     await resolver.lookup('t', 'alias', 'k2');
     await resolver.lookup('t', 'alias', 'absent');
     assert.equal(upstream.queries, 2);
-    await sleep(350);
+    clock.advance(350);
     assert.equal(resolver.lookupCached('t', 'alias', 'k2')?.kind, 'found', 'found answer still fresh');
     assert.equal(resolver.lookupCached('t', 'alias', 'absent'), undefined, 'negative answer expired');
     assert.equal((await resolver.lookup('t', 'alias', 'absent')).kind, 'not-found');
     assert.equal(upstream.queries, 3);
-    await sleep(350);
+    clock.advance(350);
     assert.equal(resolver.lookupCached('t', 'alias', 'k2'), undefined, 'found answer expired');
     assert.deepEqual(await resolver.lookup('t', 'alias', 'k2'), { kind: 'found', value: 'v2', source: 'upstream' });
     assert.equal(upstream.queries, 4);
@@ -57,14 +62,17 @@ describe('resolver', () => {
 
   it('serves a stale value on upstream failure only inside the stale window', async () => {
     const own = await startTestBackend({ s: [['key', 'value']] });
+    const clock = new FakeClock();
     const { resolver } = testResolver(
-      testConfig(own.url, { cache: { ttl_s: 0.1, stale_s: 0.5 }, upstream: { deadline_ms: 300 }, breaker: { failures: 1000 } }),
+      testConfig(own.url, { cache: { ttl_s: 0.1, stale_s: 0.5 }, upstream: { ...ON_FAKE_CLOCK, deadline_ms: 300 }, breaker: { failures: 1000 } }),
+      undefined,
+      clock,
     );
     assert.equal((await resolver.lookup('s', 'alias', 'key')).kind, 'found');
     await own.close();
-    await sleep(150); // expired, inside the stale window
+    clock.advance(150); // expired, inside the stale window
     assert.deepEqual(await resolver.lookup('s', 'alias', 'key'), { kind: 'found', value: 'value', source: 'stale' });
-    await sleep(500); // past the window
+    clock.advance(500); // past the window
     const late = await resolver.lookup('s', 'alias', 'key');
     assert.equal(late.kind, 'error');
     // credentials are never served stale
@@ -73,10 +81,11 @@ describe('resolver', () => {
 
   it('never serves credentials stale', async () => {
     const own = await startTestBackend({ c: [['alice', 'alice:$2b$hash']] });
-    const { resolver } = testResolver(testConfig(own.url, { cache: { ttl_s: 0.1, stale_s: 60 }, breaker: { failures: 1000 } }));
+    const clock = new FakeClock();
+    const { resolver } = testResolver(testConfig(own.url, { cache: { ttl_s: 0.1, stale_s: 60 }, upstream: ON_FAKE_CLOCK, breaker: { failures: 1000 } }), undefined, clock);
     assert.equal((await resolver.lookup('c', 'credentials', 'alice')).kind, 'found');
     await own.close();
-    await sleep(150);
+    clock.advance(150);
     assert.equal((await resolver.lookup('c', 'credentials', 'alice')).kind, 'error');
     await resolver.close();
   });

@@ -16,6 +16,7 @@ import { blackHole, type FaultServer } from './helpers/fault-servers.js';
 import { SockmapClient, startSockmap } from './helpers/sockmap.js';
 import { writeConfig } from './helpers/smtpd-peer.js';
 import { SocketHolder } from './helpers/socket-holder.js';
+import { waitUntil } from './helpers/wait.js';
 
 describe('sockmap lifecycle', () => {
   let backend: Backend;
@@ -56,7 +57,7 @@ describe('sockmap lifecycle', () => {
       const loaders = [load(), load()];
 
       // An upgrade: the new instance starts on the same socket, then the old one stops.
-      await sleep(200);
+      await waitUntil(() => outcomes.ok >= 5, { what: 'lookups through the first instance' });
       const b = await holder.startInstance();
       await b.waitFor(/^listening /m);
       process.kill(a.pid, 'SIGTERM');
@@ -72,7 +73,8 @@ describe('sockmap lifecycle', () => {
       const c = await holder.startInstance();
       await c.waitFor(/^listening /m);
       assert.equal(await waiting, 'OK alice');
-      await sleep(200);
+      const okAfterRestart = outcomes.ok;
+      await waitUntil(() => outcomes.ok >= okAfterRestart + 5, { what: 'lookups through the restarted instance' });
       running = false;
       await Promise.all(loaders);
       process.kill(c.pid, 'SIGTERM');
@@ -94,12 +96,12 @@ describe('sockmap lifecycle', () => {
       assert.equal(await c.request('aliases', 'alice@example.org'), 'PERM unknown map aliases');
       writeFileSync(config, `[upstream]\nurl = "${backend.url}"\n[sockmap]\nany_table = false\n[sockmap.maps.aliases]\ntable = "virtual"\nfold_case = true\n`);
       server.child.kill('SIGHUP');
-      await waitFor(() => server.stderr.includes('configuration reloaded'));
+      await waitUntil(() => server.stderr.includes('configuration reloaded'));
       assert.equal(await c.request('aliases', 'Alice@Example.org'), 'OK alice');
 
       writeFileSync(config, `[sockmap]\nno_such_key = 1\n`);
       server.child.kill('SIGHUP');
-      await waitFor(() => server.stderr.includes('configuration not reloaded'));
+      await waitUntil(() => server.stderr.includes('configuration not reloaded'));
       assert.equal(await c.request('aliases', 'Alice@Example.org'), 'OK alice');
       assert.match(server.stderr, /unknown key no_such_key/);
     } finally {
@@ -121,7 +123,7 @@ describe('sockmap lifecycle', () => {
       const server = await startSockmap(['--listen', 'inet:127.0.0.1:0', '--config', config]);
       const c = await SockmapClient.connect(server.listeners[0]!);
       const pending = c.request('virtual', 'alice@example.org');
-      await waitFor(() => hole.hits > 0);
+      await waitUntil(() => hole.hits > 0);
       const code = server.stop('SIGTERM');
       assert.equal(await pending, 'TIMEOUT no answer within 800 ms');
       await c.closed;
@@ -162,11 +164,3 @@ describe('sockmap lifecycle', () => {
     });
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(20);
-  }
-}

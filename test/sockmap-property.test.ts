@@ -12,6 +12,7 @@ import { netstring } from '../proxy/sockmap/netstring.js';
 import { recordRequests, startTestBackend } from './helpers/backend.js';
 import { testConfig } from './helpers/resolver.js';
 import { SockmapClient, sockmapInProcess, type InProcessSockmap } from './helpers/sockmap.js';
+import { waitUntil } from './helpers/wait.js';
 
 const MAX_REQUEST = 1024;
 const KEYS = 20;
@@ -96,7 +97,7 @@ describe('sockmap under random and hostile input', () => {
       }),
       { numRuns: 150 },
     );
-    await waitFor(() => sockmap.server.stats().connections === 0);
+    await waitUntil(() => sockmap.server.stats().connections === 0);
     assert.ok(maxBuffered <= MAX_REQUEST + 64 * 1024, `held ${maxBuffered} bytes`);
   });
 
@@ -153,7 +154,7 @@ describe('sockmap under random and hostile input', () => {
       await over.closed;
       assert.deepEqual(limited.server.stats(), { connections: 2, buffered: 0, refused: 1 });
       a!.close();
-      await waitFor(() => limited.server.stats().connections === 1);
+      await waitUntil(() => limited.server.stats().connections === 1);
       const again = await SockmapClient.connect(limited.address);
       assert.equal(await again.request('virtual', 'key2'), `OK ${value(2)}`);
       assert.equal(await b!.request('virtual', 'key3'), `OK ${value(3)}`);
@@ -163,11 +164,3 @@ describe('sockmap under random and hostile input', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(10);
-  }
-}

@@ -43,7 +43,7 @@ export class AuthChecker {
     private readonly log: Logger,
     private readonly o: AuthCheckerOptions,
   ) {
-    this.verdicts = new LRUCache<string, Verdict>({ max: o.maxVerdicts, ttl: o.ttlMs });
+    this.verdicts = new LRUCache<string, Verdict>({ max: o.maxVerdicts, ttl: o.ttlMs, perf: { now: () => resolver.clock.monotonic() } });
   }
 
   check(table: string, key: string): Answer | Promise<Answer> {

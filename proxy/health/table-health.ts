@@ -31,6 +31,7 @@ export class TableHealth {
     this.verdicts = new LRUCache<string, Verdict>({
       max: MAX_TABLES,
       ttl: REUSE_MS,
+      perf: { now: () => resolver.clock.monotonic() },
       // Concurrent checks of one table share one request (lru-cache coalesces fetches).
       fetchMethod: (table) => this.ask(table, deadlineMs),
     });

@@ -1,4 +1,8 @@
+// Batching of misses per table into HTTP requests to the function, within a
+// window of the resolver's clock.
+
 import type { LookupQuery, QueryResult } from '../../common/contract/lookup.js';
+import type { Clock, Timer } from '../clock.js';
 import type { Upstream } from '../upstream/client.js';
 
 export interface BatchResult {
@@ -29,13 +33,14 @@ export interface BatcherOptions {
 /** One query waiting to be sent; the caller's own object, so that a miss allocates nothing more here. */
 export interface BatchItem {
   readonly query: LookupQuery;
-  /** performance.now() when it was enqueued. */
+  /** The batcher's clock.monotonic() when it was enqueued. */
   readonly at: number;
 }
 
 interface Queue<T> {
   items: T[];
-  timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The window's timer, or an immediate when there is no window. */
+  timer: Timer | NodeJS.Immediate | undefined;
 }
 
 /**
@@ -52,6 +57,7 @@ export class Batcher<T extends BatchItem> {
 
   constructor(
     private readonly upstream: Upstream,
+    private readonly clock: Clock,
     private readonly options: BatcherOptions,
     private readonly observer: BatchObserver,
     private readonly deliver: (item: T, outcome: BatchOutcome) => void,
@@ -72,14 +78,14 @@ export class Batcher<T extends BatchItem> {
     if (q.items.length >= this.options.max) this.flush(table, q);
     else if (!q.timer) {
       const queue = q;
-      q.timer = this.options.windowMs > 0 ? setTimeout(() => this.flush(table, queue), this.options.windowMs) : setImmediate(() => this.flush(table, queue));
+      q.timer = this.options.windowMs > 0 ? this.clock.setTimeout(() => this.flush(table, queue), this.options.windowMs) : setImmediate(() => this.flush(table, queue));
     }
   }
 
   private flush(table: string, q: Queue<T>): void {
     if (q.timer) {
-      clearTimeout(q.timer as NodeJS.Timeout);
-      clearImmediate(q.timer as NodeJS.Immediate);
+      if (this.options.windowMs > 0) this.clock.clear(q.timer as Timer);
+      else clearImmediate(q.timer as NodeJS.Immediate);
       q.timer = undefined;
     }
     while (q.items.length > 0) {
@@ -91,15 +97,15 @@ export class Batcher<T extends BatchItem> {
 
   private async send(table: string, batch: T[]): Promise<void> {
     const seq = this.nextSeq();
-    const started = performance.now();
+    const started = this.clock.monotonic();
     const timeoutMs = Math.max(1, Math.floor(batch[0]!.at + this.options.timeoutMs - started));
     this.observer.sent?.(table, batch.length);
     try {
       const res = await this.upstream.lookup(table, batch.map((p) => p.query), timeoutMs);
-      this.observer.succeeded(table, res.generation, seq, performance.now() - started, res.epoch);
+      this.observer.succeeded(table, res.generation, seq, this.clock.monotonic() - started, res.epoch);
       batch.forEach((p, i) => this.deliver(p, { result: res.results[i]!, generation: res.generation, seq }));
     } catch (err) {
-      this.observer.failed(table, err, performance.now() - started, batch.length);
+      this.observer.failed(table, err, this.clock.monotonic() - started, batch.length);
       const failure = { error: err };
       for (const p of batch) this.deliver(p, failure);
     }

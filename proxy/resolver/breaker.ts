@@ -1,3 +1,8 @@
+// The circuit breaker in front of the function: opened by consecutive
+// failures, probed on its clock until the function answers again.
+
+import type { Clock, Timer } from '../clock.js';
+
 export interface BreakerOptions {
   failures: number;
   probeIntervalMs: number;
@@ -12,12 +17,13 @@ export interface BreakerOptions {
  */
 export class Breaker {
   private consecutive = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private probing = false;
   private openedAt = 0;
 
   constructor(
     private readonly options: BreakerOptions,
+    private readonly clock: Clock,
     private readonly probe: () => Promise<void>,
     private readonly onChange: (open: boolean, reason: string) => void = () => {},
   ) {}
@@ -29,17 +35,17 @@ export class Breaker {
   succeeded(): void {
     this.consecutive = 0;
     if (this.timer) {
-      clearInterval(this.timer);
+      this.clock.clear(this.timer);
       this.timer = undefined;
-      this.onChange(false, `upstream answered again after ${Date.now() - this.openedAt} ms`);
+      this.onChange(false, `upstream answered again after ${Math.round(this.clock.monotonic() - this.openedAt)} ms`);
     }
   }
 
   failed(reason: string): void {
     this.consecutive++;
     if (!this.timer && this.consecutive >= this.options.failures) {
-      this.openedAt = Date.now();
-      this.timer = setInterval(() => this.runProbe(), this.options.probeIntervalMs);
+      this.openedAt = this.clock.monotonic();
+      this.timer = this.clock.setInterval(() => this.runProbe(), this.options.probeIntervalMs);
       this.timer.unref();
       this.onChange(true, reason);
     }
@@ -60,7 +66,7 @@ export class Breaker {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.clock.clear(this.timer);
     this.timer = undefined;
   }
 }

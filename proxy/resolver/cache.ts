@@ -1,4 +1,8 @@
+// The answer cache: one LRU for the process, bounded by entries and bytes;
+// entries carry their generation and their fresh and stale times.
+
 import { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../clock.js';
 import type { CacheConfig } from '../config.js';
 
 export interface CacheEntry {
@@ -21,8 +25,13 @@ const ENTRY_OVERHEAD = 96;
 export class AnswerCache {
   private readonly lru: LRUCache<string, CacheEntry>;
 
-  constructor(readonly config: CacheConfig) {
+  constructor(
+    readonly config: CacheConfig,
+    clock: Clock = systemClock,
+  ) {
     this.lru = new LRUCache<string, CacheEntry>({
+      // Entries carry the resolver's times; lru-cache's own bookkeeping follows the same clock.
+      perf: { now: () => clock.monotonic() },
       max: config.maxEntries,
       maxSize: config.maxBytes,
       // JS strings are UTF-16: two bytes a code unit.

@@ -1,6 +1,11 @@
+// The callers waiting for the function, in deadline order behind one timer
+// of the resolver's clock.
+
+import type { Clock, Timer } from '../clock.js';
+
 /** An entry of a deadline list (the list links it). */
 export interface Timed {
-  /** performance.now() by which it is expired if still listed. */
+  /** The list's clock.monotonic() by which it is expired if still listed. */
   deadline: number;
   prev: Timed | undefined;
   next: Timed | undefined;
@@ -16,10 +21,13 @@ export interface Timed {
 export class DeadlineList<T extends Timed> {
   private head: T | undefined;
   private tail: T | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private armedFor = Infinity;
 
-  constructor(private readonly expire: (item: T) => void) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly expire: (item: T) => void,
+  ) {}
 
   add(item: T): void {
     item.prev = this.tail;
@@ -41,23 +49,23 @@ export class DeadlineList<T extends Timed> {
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    this.clock.clear(this.timer);
     this.timer = undefined;
   }
 
   private arm(): void {
     const head = this.head;
     if (!head || head.deadline >= this.armedFor) return;
-    clearTimeout(this.timer);
+    this.clock.clear(this.timer);
     this.armedFor = head.deadline;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(head.deadline - performance.now())));
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, Math.ceil(head.deadline - this.clock.monotonic())));
   }
 
   private fire(): void {
     this.timer = undefined;
     this.armedFor = Infinity;
     // Timers run on the event loop's millisecond clock: within a millisecond is due.
-    const now = performance.now() + 1;
+    const now = this.clock.monotonic() + 1;
     while (this.head && this.head.deadline <= now) {
       const item = this.head;
       this.remove(item);

@@ -1,5 +1,6 @@
 import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lookup.js';
 import { SERVICE_FACTS } from '../../common/smtpd/services.js';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Upstream } from '../upstream/client.js';
@@ -51,7 +52,7 @@ export class Resolver {
   private readonly breaker: Breaker;
   /** The open tables: each holds the newest generation known of it, the only one answers are served from. */
   readonly handles = new TableHandles();
-  private readonly poller: NodeJS.Timeout;
+  private readonly poller: Timer;
   private lastTable: string | undefined;
 
   constructor(
@@ -59,14 +60,17 @@ export class Resolver {
     private readonly upstream: Upstream,
     private readonly log: Logger,
     private readonly observer: ResolverObserver = NO_OBSERVER,
+    /** The time TTLs, staleness, deadlines and the breaker go by. */
+    readonly clock: Clock = systemClock,
   ) {
-    this.cache = new AnswerCache(config.cache);
-    this.breaker = new Breaker(config.breaker, () => this.probe(), (open, reason) => {
+    this.cache = new AnswerCache(config.cache, clock);
+    this.breaker = new Breaker(config.breaker, clock, () => this.probe(), (open, reason) => {
       if (open) this.log.warn({ reason }, 'upstream failing: circuit open, answering misses at once until it recovers');
       else this.log.info({ reason }, 'upstream recovered: circuit closed');
     });
     this.batcher = new Batcher(
       upstream,
+      clock,
       { windowMs: config.upstream.batchWindowMs, max: config.upstream.batchMax, timeoutMs: config.upstream.deadlineMs },
       {
         sent: (table, size) => observer.requestSent(table, size),
@@ -75,9 +79,9 @@ export class Resolver {
       },
       (flight, outcome) => this.land(flight, outcome),
     );
-    this.waiters = new DeadlineList<Waiter>((w) => this.answer(w, this.fallback(w.flight.table, w.flight.service, w.flight.ck, this.deadlineReason, true)));
+    this.waiters = new DeadlineList<Waiter>(clock, (w) => this.answer(w, this.fallback(w.flight.table, w.flight.service, w.flight.ck, this.deadlineReason, true)));
     // Checked a few times per max_staleness, so confirmations arrive before hits would have to wait for one.
-    this.poller = setInterval(() => this.checkTablesInUse(), Math.max(25, Math.floor(config.cache.maxStalenessMs / 4)));
+    this.poller = clock.setInterval(() => this.checkTablesInUse(), Math.max(25, Math.floor(config.cache.maxStalenessMs / 4)));
     this.poller.unref();
   }
 
@@ -92,23 +96,23 @@ export class Resolver {
     if (this.breaker.open) throw new Error('upstream unavailable (circuit open)');
     this.lastTable = table;
     const seq = this.batcher.nextSeq();
-    const started = performance.now();
+    const started = this.clock.monotonic();
     this.observer.requestSent(table, 0);
     let res: T;
     try {
       res = await request();
     } catch (err) {
-      this.upstreamFailed(table, err, performance.now() - started, 0);
+      this.upstreamFailed(table, err, this.clock.monotonic() - started, 0);
       throw err;
     }
-    this.upstreamSucceeded(table, res.generation, res.epoch, seq, performance.now() - started);
+    this.upstreamSucceeded(table, res.generation, res.epoch, seq, this.clock.monotonic() - started);
     return res;
   }
 
   private upstreamSucceeded(table: string, generation: number, epoch: number | undefined, seq: number, ms: number): void {
     this.observer.requestDone(table, 'ok', ms);
     // The function read the table's META after the request was sent: it was this generation then or later.
-    this.observeGeneration(table, generation, epoch, seq, Date.now() - ms);
+    this.observeGeneration(table, generation, epoch, seq, this.clock.now() - ms);
     this.breaker.succeeded();
   }
 
@@ -129,7 +133,7 @@ export class Resolver {
   lookupCached(table: string, service: Service, key: string): Answer | undefined {
     const entry = this.cache.get(cacheKey(table, service, key));
     if (entry === undefined) return undefined;
-    const now = Date.now();
+    const now = this.clock.now();
     if (entry.freshUntil <= now) return undefined;
     const h = this.handles.get(table);
     if (h === undefined) return undefined;
@@ -200,7 +204,7 @@ export class Resolver {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.poller);
+    this.clock.clear(this.poller);
     this.waiters.close();
     this.breaker.close();
     await this.upstream.close();
@@ -209,21 +213,21 @@ export class Resolver {
   private miss(table: string, service: Service, key: string): Promise<Answer> {
     this.lastTable = table;
     const h = this.handles.get(table);
-    if (h) h.usedAt = Date.now();
+    if (h) h.usedAt = this.clock.now();
     const ck = cacheKey(table, service, key);
     if (this.breaker.open) return Promise.resolve(this.fallback(table, service, ck, 'upstream unavailable (circuit open)', false));
 
     let flight = this.inflight.get(ck);
     if (!flight) {
       const query: LookupQuery = { service, key };
-      flight = { query, at: performance.now(), table, service, key, ck, waiters: [], retries: 0 };
+      flight = { query, at: this.clock.monotonic(), table, service, key, ck, waiters: [], retries: 0 };
       this.inflight.set(ck, flight);
       this.batcher.enqueue(table, flight);
     }
     this.waiting++;
     const f = flight;
     return new Promise<Answer>((resolve) => {
-      const w: Waiter = { deadline: performance.now() + this.config.upstream.deadlineMs, prev: undefined, next: undefined, flight: f, resolve };
+      const w: Waiter = { deadline: this.clock.monotonic() + this.config.upstream.deadlineMs, prev: undefined, next: undefined, flight: f, resolve };
       f.waiters.push(w);
       this.waiters.add(w);
     });
@@ -270,7 +274,7 @@ export class Resolver {
       this.log.warn({ table, service, cause: 'function', queries: 1 }, `the function answered error for a key: ${reason}`);
       return { ok: { ...outcome, result: { s: 'error', reason } } };
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const fresh = now + (r.s === 'found' ? this.config.cache.ttlMs : this.config.cache.negativeTtlMs);
     const entry: CacheEntry = {
       value: r.s === 'found' ? r.value : undefined,
@@ -319,7 +323,7 @@ export class Resolver {
       this.cache.delete(ck);
       entry = undefined;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     if (entry !== undefined && now < entry.freshUntil) {
       this.observer.answered(table, service, 'stale');
       return entry.value === undefined ? { kind: 'not-found', source: 'stale' } : { kind: 'found', value: entry.value, source: 'stale' };
@@ -358,7 +362,7 @@ export class Resolver {
   /** Checks the generation of every table in use that has not been confirmed for half of max_staleness. */
   private checkTablesInUse(): void {
     if (this.breaker.open) return; // the breaker's probe finds out when the function is back
-    const now = Date.now();
+    const now = this.clock.now();
     const inUse = Math.max(this.config.cache.ttlMs, this.config.cache.negativeTtlMs);
     for (const h of this.handles) {
       if (now - h.usedAt > inUse || now - h.generation.confirmedAt < this.config.cache.maxStalenessMs / 2 || h.checking) continue;
@@ -375,13 +379,13 @@ export class Resolver {
   private async probe(): Promise<void> {
     const table = this.lastTable;
     if (table === undefined) return;
-    const started = performance.now();
+    const started = this.clock.monotonic();
     this.observer.requestSent(table, 0);
     try {
       await this.upstream.lookup(table, [], Math.min(this.config.upstream.deadlineMs, 1000));
-      this.observer.requestDone(table, 'ok', performance.now() - started);
+      this.observer.requestDone(table, 'ok', this.clock.monotonic() - started);
     } catch (err) {
-      this.observer.requestDone(table, failureKind(err), performance.now() - started);
+      this.observer.requestDone(table, failureKind(err), this.clock.monotonic() - started);
       // Logged at debug: while the circuit is open, its opening line says why.
       this.log.debug({ table, cause: failureKind(err) }, `recovery probe failed: ${describe(err)}`);
       if (isOutage(err)) throw err;

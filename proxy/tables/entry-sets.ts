@@ -73,7 +73,7 @@ export class EntrySets {
   current(table: string, what: Listing): EntrySet | undefined {
     const h = this.resolver.handles.get(table);
     const set = h?.sets.get(what);
-    if (set === undefined || !h!.serves(set.generation) || Date.now() - set.checkedAt > this.options.ttlMs) return undefined;
+    if (set === undefined || !h!.serves(set.generation) || this.resolver.clock.now() - set.checkedAt > this.options.ttlMs) return undefined;
     return set;
   }
 
@@ -100,7 +100,7 @@ export class EntrySets {
       // Only the TTL ran out: a generation-only request tells whether the set still holds.
       await this.resolver.observed(table, () => this.upstream.lookup(table, [], this.options.deadlineMs));
       if (this.resolver.serves(table, old.generation)) {
-        old.checkedAt = Date.now();
+        old.checkedAt = this.resolver.clock.now();
         return old;
       }
     }
@@ -130,7 +130,7 @@ export class EntrySets {
       // A listing read from a generation older than the newest known (a lagging request) is never used.
       if (!consistent || generation === undefined || !this.resolver.serves(table, generation)) continue;
       const entries = [...byKey].map(([k, value]) => ({ key: k, value })).sort((a, b) => compareBytes(a.key, b.key));
-      return new EntrySet(generation, entries, Date.now());
+      return new EntrySet(generation, entries, this.resolver.clock.now());
     }
     throw new Error(`table ${table} changed generation during ${LISTING_ATTEMPTS} listings in a row, or answered from an older one`);
   }

@@ -1,5 +1,7 @@
 // The proxy's logs as tests read them: pino's JSON lines on a child's stderr.
 
+import { waitUntil } from './wait.js';
+
 export type LogLine = Record<string, unknown> & { level?: number; msg?: string };
 
 /** pino's JSON lines; anything else on stderr (a crash trace) is kept as { msg }. */
@@ -25,12 +27,6 @@ export function metricsBase(l: LogLine): string {
 }
 
 /** Waits until `stderr()` holds a log line that `match` accepts. */
-export async function waitForLog(stderr: () => string, match: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = parseLogs(stderr()).find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; stderr: ${stderr().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function waitForLog(stderr: () => string, match: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+  return waitUntil(() => parseLogs(stderr()).find(match), { timeoutMs, what: () => `a log line; stderr: ${stderr().slice(-2000)}` });
 }

@@ -1,4 +1,5 @@
 import type { ListResponse, LookupQuery, LookupResponse } from '../../common/contract/lookup.js';
+import type { Clock } from '../../proxy/clock.js';
 import { buildConfig, type Config } from '../../proxy/config.js';
 import { silentLogger } from '../../proxy/log.js';
 import type { ResolverObserver } from '../../proxy/resolver/observer.js';
@@ -38,13 +39,13 @@ export function testConfig(url: string, raw: Record<string, Record<string, unkno
 }
 
 /** A resolver on the real HTTP client with static test credentials. */
-export function testResolver(config: Config, observer?: ResolverObserver): { resolver: Resolver; upstream: CountingUpstream } {
+export function testResolver(config: Config, observer?: ResolverObserver, clock?: Clock): { resolver: Resolver; upstream: CountingUpstream } {
   const signer = new RequestSigner(config.upstream.region, async () => TEST_CREDENTIALS);
   const upstream = new CountingUpstream(new HttpUpstream(config.upstream, signer));
-  return { resolver: new Resolver(config, upstream, silentLogger, observer), upstream };
+  return { resolver: new Resolver(config, upstream, silentLogger, observer, clock), upstream };
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './wait.js';
 
 /**
  * The real upstream, with a gate: `holdNext()` keeps the next lookup from

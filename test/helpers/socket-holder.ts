@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TEST_ENV } from './backend.js';
+import { waitUntil } from './wait.js';
 import { CLI, ROOT } from './cli.js';
 
 // Each line on stdin names a log file and starts one instance writing to it;
@@ -89,11 +89,7 @@ export class SocketHolder {
       log,
       output,
       waitFor: async (pattern, timeoutMs = 15_000) => {
-        const deadline = Date.now() + timeoutMs;
-        while (!pattern.test(output())) {
-          if (Date.now() > deadline) throw new Error(`instance ${pid}: no ${pattern} in its output: ${output().slice(-2000)}`);
-          await sleep(25);
-        }
+        await waitUntil(() => pattern.test(output()), { timeoutMs, what: () => `instance ${pid} to print ${pattern}; its output: ${output().slice(-2000)}` });
       },
     };
   }

@@ -9,8 +9,8 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Between two checks; default 20 ms. */
   everyMs?: number;
-  /** Named in the error when it times out. */
-  what?: string;
+  /** Named in the error when it times out (a function: computed then, e.g. with the output so far). */
+  what?: string | (() => string);
 }
 
 /**
@@ -23,7 +23,7 @@ export async function waitUntil<T>(cond: () => T | false | undefined | Promise<T
   for (;;) {
     const v = await cond();
     if (v !== undefined && v !== false) return v;
-    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${o.what ?? 'a condition'}`);
+    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof o.what === 'function' ? o.what() : (o.what ?? 'a condition')}`);
     await sleep(o.everyMs ?? 20);
   }
 }

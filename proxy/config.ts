@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { Service } from '../common/contract/lookup.js';
 import type { MetricsAddress } from './addresses/metrics-address.js';
-import type { Dialect, LogLevel, NotFoundCode, UnknownMapAnswer } from './config/choices.js';
+import type { Dialect, LogLevel, MissingTableAnswer, NotFoundCode, UnknownMapAnswer } from './config/choices.js';
 import { flagPaths, overlay, parseNode, type Out } from './config/define.js';
 import { ConfigError } from './config/kinds.js';
 import { SCHEMA } from './config/schema.js';
@@ -97,6 +97,7 @@ export interface SockmapConfig {
   anyTable: boolean;
   /** The answer to a map that is not served. */
   unknownMap: UnknownMapAnswer;
+  missingTable: MissingTableAnswer;
   /** Across all listeners; connections beyond it are closed at once. */
   maxConnections: number;
   /** Requests of one connection being answered; beyond it the connection is not read. */

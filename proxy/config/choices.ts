@@ -13,6 +13,9 @@ export type NotFoundCode = (typeof NOT_FOUND_CODES)[number];
 /** The answer to a socketmap map that is not served. */
 export const UNKNOWN_MAP_ANSWERS = ['PERM', 'NOTFOUND'] as const;
 export type UnknownMapAnswer = (typeof UNKNOWN_MAP_ANSWERS)[number];
+/** The answer to a table the function does not have (and nothing of it cached): TEMP delays mail, PERM is not found to Sendmail. */
+export const MISSING_TABLE_ANSWERS = ['TEMP', 'PERM'] as const;
+export type MissingTableAnswer = (typeof MISSING_TABLE_ANSWERS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -18,7 +18,7 @@
 
 import { servicesWhere } from '../../common/smtpd/services.js';
 import { DEFAULT_LISTEN } from '../addresses/listen-address.js';
-import { DIALECTS, LOG_LEVELS, NOT_FOUND_CODES, UNKNOWN_MAP_ANSWERS } from './choices.js';
+import { DIALECTS, LOG_LEVELS, MISSING_TABLE_ANSWERS, NOT_FOUND_CODES, UNKNOWN_MAP_ANSWERS } from './choices.js';
 import { key, list, named, optionalKey, section } from './define.js';
 import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapName, metricsAddress, oneOf, origin, seconds, service, services, tableName, text } from './kinds.js';
 
@@ -92,7 +92,11 @@ export const SCHEMA = section('', {
         }),
       ),
       anyTable: key('any_table', boolean, { default: true, doc: 'a map not in `sockmap.maps` is the table of that name; `false`: an unknown map' }),
-      unknownMap: key('unknown_map', oneOf(UNKNOWN_MAP_ANSWERS), { default: 'PERM', doc: 'the answer to an unknown map' }),
+      unknownMap: key('unknown_map', oneOf(UNKNOWN_MAP_ANSWERS), { default: 'PERM', doc: 'the answer to an unknown map (not configured, with `any_table = false`)' }),
+      missingTable: key('missing_table', oneOf(MISSING_TABLE_ANSWERS), {
+        default: 'TEMP',
+        doc: 'the answer to a table the function does not have, when nothing of it is cached: `TEMP` delays mail; `PERM` (`unknown map`) is taken by Sendmail as not found',
+      }),
       maxConnections: key('max_connections', integer(1, 1_000_000), { default: 1024, doc: 'across all listeners; more are closed at once' }),
       maxInflight: key('max_inflight', integer(1, 100_000), { default: 64, doc: 'unanswered requests of one connection before it is no longer read' }),
       maxRequestBytes: key('max_request_bytes', integer(64, 64 * 1024 * 1024, 'bytes'), { default: 64 * 1024, doc: 'longest request netstring; a longer one closes its connection' }),

@@ -9,5 +9,9 @@ export type Source = 'cache' | 'upstream' | 'stale';
 export type Answer =
   | { kind: 'found'; value: string; source: Source }
   | { kind: 'not-found'; source: Source }
-  /** `unknownTable`: the function has no such table (socketmap answers it as an unknown map). */
+  /**
+   * `unknownTable`: the function has no such table and nothing of it is
+   * cached: a temporary failure (socketmap answers it as an unknown map only
+   * with `missing_table = "PERM"`).
+   */
   | { kind: 'error'; reason: string; timeout: boolean; unknownTable?: true };

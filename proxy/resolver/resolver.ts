@@ -2,7 +2,7 @@ import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lo
 import { SERVICE_FACTS } from '../../common/smtpd/services.js';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
+import { LogBudget, type Logger } from '../log.js';
 import type { Upstream } from '../upstream/client.js';
 import { CallError, type CallFailure } from '../http/call-error.js';
 import type { Answer } from './answer.js';
@@ -52,6 +52,8 @@ export class Resolver {
   private readonly breaker: Breaker;
   /** The open tables: each holds the newest generation known of it, the only one answers are served from. */
   readonly handles = new TableHandles();
+  /** Warnings about tables the function does not have: three per ten seconds, then a count. */
+  private readonly missingTableLog = new LogBudget(3, 10_000);
   private readonly poller: Timer;
   private lastTable: string | undefined;
 
@@ -121,7 +123,10 @@ export class Resolver {
     this.observer.requestDone(table, cause, ms);
     // The one log line of this failure, whatever number of callers it answers.
     const status = err instanceof CallError && err.status !== undefined ? { status: err.status } : {};
-    this.log.warn({ table, cause, ...status, queries, ms: Math.round(ms) }, `upstream request failed: ${describe(err)}`);
+    const fields = { table, cause, ...status, queries, ms: Math.round(ms) };
+    // A missing table is asked for by every lookup of it: a few lines, then a count, not a line per request.
+    if (err instanceof CallError && err.unknownTable) this.missingTableLog.warn(this.log, fields, `the function has no table ${table}: answered a temporary failure (what is cached of it still served)`);
+    else this.log.warn(fields, `upstream request failed: ${describe(err)}`);
     if (isOutage(err)) this.breaker.failed(describe(err));
     else this.breaker.succeeded();
   }
@@ -288,12 +293,9 @@ export class Resolver {
 
   private settle(table: string, service: Service, ck: string, outcome: Outcome): Answer {
     if ('failure' in outcome) {
-      if (outcome.unknownTable) {
-        // Nothing cached can stand in for a table that does not exist.
-        this.observer.answered(table, service, 'error');
-        return { kind: 'error', reason: outcome.failure, timeout: false, unknownTable: true };
-      }
-      return this.fallback(table, service, ck, outcome.failure, outcome.timeout);
+      // A table the function does not have (deleted, not loaded yet, a backend restarted empty) is an
+      // operator's mistake that must delay mail, not misroute it: what is cached is served meanwhile.
+      return this.fallback(table, service, ck, outcome.failure, outcome.timeout, outcome.unknownTable);
     }
     if (!this.serves(table, outcome.ok.generation)) {
       // Still older than the newest known after being asked again.
@@ -317,7 +319,7 @@ export class Resolver {
    * confirmed), or a stale value of it inside its window, else an error. A
    * cached answer of any other generation is dropped here, never served.
    */
-  private fallback(table: string, service: Service, ck: string, reason: string, timeout: boolean): Answer {
+  private fallback(table: string, service: Service, ck: string, reason: string, timeout: boolean, unknownTable = false): Answer {
     let entry = this.cache.get(ck);
     if (entry !== undefined && !this.serves(table, entry.generation)) {
       this.cache.delete(ck);
@@ -333,7 +335,7 @@ export class Resolver {
       return { kind: 'found', value: entry.value, source: 'stale' };
     }
     this.observer.answered(table, service, timeout ? 'timeout' : 'error');
-    return { kind: 'error', reason, timeout };
+    return unknownTable ? { kind: 'error', reason, timeout, unknownTable } : { kind: 'error', reason, timeout };
   }
 
   private get deadlineReason(): string {

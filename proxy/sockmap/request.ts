@@ -15,6 +15,8 @@ export interface RequestContext {
   tables: TableService;
   maps: MapDirectory;
   unknownMap: 'PERM' | 'NOTFOUND';
+  /** A table the function does not have, nothing of it cached: TEMP (the default) or PERM, explicitly. */
+  missingTable: 'TEMP' | 'PERM';
   log: Logger;
   /** The health map's name and its checks, when one is configured. */
   health?: { map: string; checks: TableHealth };
@@ -54,11 +56,11 @@ export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestCon
 }
 
 function replyTo(a: Answer, name: string, dialect: Dialect, notFoundCode: NotFoundCode, ctx: RequestContext): string {
-  if (a.kind === 'error' && a.unknownTable) return unknownMap(name, ctx);
+  if (a.kind === 'error' && a.unknownTable && ctx.missingTable === 'PERM') return unknownMap(name, ctx);
   return logged(replyFor(a, dialect, notFoundCode), name, ctx.log);
 }
 
-/** A map no table stands behind: not configured, or a table the function does not have. */
+/** A map no table stands behind: not configured, or (with `missing_table = "PERM"`) a table the function does not have. */
 function unknownMap(name: string, ctx: RequestContext): string {
   ctx.log.debug({ map: name }, 'request for an unknown map');
   return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');

@@ -24,7 +24,7 @@ export interface SockmapSettings {
 export function sockmapSettings(config: SockmapConfig, deadlineMs: number, tables: TableService, log: Logger, health?: TableHealth): SockmapSettings {
   const checks = config.healthMap !== undefined && health ? { health: { map: config.healthMap, checks: health } } : {};
   return {
-    context: { tables, maps: new MapDirectory(config), unknownMap: config.unknownMap, log, ...checks },
+    context: { tables, maps: new MapDirectory(config), unknownMap: config.unknownMap, missingTable: config.missingTable, log, ...checks },
     drainMs: deadlineMs + 2000,
     maxConnections: config.maxConnections,
     maxInflight: config.maxInflight,

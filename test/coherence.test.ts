@@ -16,6 +16,7 @@ import { Resolver } from '../proxy/resolver/resolver.js';
 import type { HttpUpstream } from '../proxy/upstream/client.js';
 import { startTestBackend, testAdminClient, testReader } from './helpers/backend.js';
 import { GatedUpstream, sleep, testConfig, testResolver } from './helpers/resolver.js';
+import { waitUntil } from './helpers/wait.js';
 import { SmtpdPeer, request } from './helpers/smtpd-peer.js';
 
 describe('coherence of table replacement', () => {
@@ -120,10 +121,7 @@ describe('coherence of table replacement', () => {
     };
     const until = async (want: string): Promise<number> => {
       const t0 = Date.now();
-      while ((await ask()) !== want) {
-        if (Date.now() - t0 > 10_000) throw new Error(`still not ${want} after 10 s`);
-        await sleep(20);
-      }
+      await waitUntil(async () => (await ask()) === want, { what: want });
       return Date.now() - t0;
     };
     try {

@@ -11,7 +11,23 @@ export interface FunctionUrlEvent {
   headers: Record<string, string | undefined>;
   body?: string;
   isBase64Encoded: boolean;
-  requestContext: { http: { method: string; path: string; sourceIp?: string }; requestId?: string };
+  requestContext: {
+    http: { method: string; path: string; sourceIp?: string };
+    requestId?: string;
+    /** With AWS_IAM auth: who signed the request, as AWS verified it. */
+    authorizer?: { iam?: IamPrincipal };
+  };
+}
+
+/** The IAM principal of a signed request, as the Function URL's request context gives it (payload v2, `authorizer.iam`). */
+export interface IamPrincipal {
+  accessKey: string;
+  accountId: string;
+  /** `AIDA…` for a user, `AROA…:SESSION` for an assumed role. */
+  callerId: string;
+  /** `arn:aws:iam::ACCOUNT:user/NAME` or `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`. */
+  userArn: string;
+  userId: string;
 }
 
 export interface FunctionUrlResult {

@@ -1,3 +1,7 @@
+// The reader function: lookups by key, and pages of a generation's entries
+// or pattern items, from each table's active generation. Every route that
+// reads a table asks the read gate first (per-table access by principal).
+
 import {
   CONTRACT_VERSION,
   ContractError,
@@ -12,11 +16,19 @@ import {
   type QueryResult,
 } from '../common/contract/lookup.js';
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from './function-url.js';
+import { requireRead, type ReadAccess } from './read-access.js';
 import { errorName, type Store } from './store/store.js';
 
+/** Refuses (403) a table the caller may not read; every route that reads a table calls it first. */
+export type ReadGate = (table: string) => void;
+
+const OPEN: ReadGate = () => {};
+
 /** Answers one lookup request from the table's active generation. */
-export async function lookup(store: Store, body: unknown): Promise<LookupResponse> {
+export async function lookup(store: Store, body: unknown, gate: ReadGate = OPEN): Promise<LookupResponse> {
   const request = parseLookupRequest(body);
+  // Before META: a caller without access learns nothing, not even whether the table exists.
+  gate(request.table);
   const meta = await store.readMeta(request.table);
   if (!meta) throw new ContractError(404, 'unknown-table', `table ${request.table} does not exist`);
   const reads = await store.readEntries(
@@ -35,8 +47,9 @@ export async function lookup(store: Store, body: unknown): Promise<LookupRespons
 }
 
 /** Answers one page of the active generation's entries or pattern items. */
-export async function list(store: Store, body: unknown, what: 'entries' | 'patterns'): Promise<ListResponse> {
+export async function list(store: Store, body: unknown, what: 'entries' | 'patterns', gate: ReadGate = OPEN): Promise<ListResponse> {
   const request = parseListRequest(body);
+  gate(request.table);
   const meta = await store.readMeta(request.table);
   if (!meta) throw new ContractError(404, 'unknown-table', `table ${request.table} does not exist`);
   const opts = { limit: request.limit ?? LIMITS.maxListEntries, ...(request.after !== undefined && { startKey: request.after }) };
@@ -58,13 +71,21 @@ export interface Logger {
   error(obj: object, msg: string): void;
 }
 
+export interface LookupHandlerOptions {
+  log?: Logger;
+  /** Per-table read access by the caller's IAM principal; none: every caller reads every table. */
+  access?: ReadAccess;
+}
+
 /** The Function URL handler of the reader function. */
-export function createLookupHandler(store: Store, log: Logger = consoleLogger) {
+export function createLookupHandler(store: Store, opts: LookupHandlerOptions = {}) {
+  const log = opts.log ?? consoleLogger;
   const answer =
-    (name: string, run: (body: unknown) => Promise<unknown>): FunctionUrlHandler =>
+    (name: string, run: (body: unknown, gate: ReadGate) => Promise<unknown>): FunctionUrlHandler =>
     async (ev) => {
       try {
-        return json(200, await run(readJsonBody(ev)));
+        const principal = ev.requestContext.authorizer?.iam;
+        return json(200, await run(readJsonBody(ev), (table) => requireRead(opts.access, table, principal)));
       } catch (err) {
         if (err instanceof ContractError) return errorResult(err);
         // A store failure (META unreadable, DynamoDB down): 503, so the
@@ -75,9 +96,9 @@ export function createLookupHandler(store: Store, log: Logger = consoleLogger) {
     };
   return (event: FunctionUrlEvent): Promise<FunctionUrlResult> =>
     route(event, {
-      [LOOKUP_PATH]: answer('lookup', (body) => lookup(store, body)),
-      [PATTERNS_PATH]: answer('patterns', (body) => list(store, body, 'patterns')),
-      [ENTRIES_PATH]: answer('entries', (body) => list(store, body, 'entries')),
+      [LOOKUP_PATH]: answer('lookup', (body, gate) => lookup(store, body, gate)),
+      [PATTERNS_PATH]: answer('patterns', (body, gate) => list(store, body, 'patterns', gate)),
+      [ENTRIES_PATH]: answer('entries', (body, gate) => list(store, body, 'entries', gate)),
     });
 }
 

@@ -57,6 +57,8 @@ export function buildCli(): Command {
     .option('--memory', 'keep the data in memory (the default)')
     .addOption(new Option('--regions <n>', 'regions to simulate: the home one and n-1 replicas on the next ports, filled with random delays').argParser(regionCount).default(1))
     .addOption(new Option('--replication-ms <ms>', 'with --regions: longest replication delay of an item').argParser(port).default(1000))
+    .option('--region <region>', 'the region signatures must be scoped to', 'us-east-1')
+    .option('--identities <file>', 'further key pairs with the IAM principal each signs as, and per-table read access (TOML or JSON)')
     .action((flags: BackendFlags) => backendCommand(flags));
 
   program

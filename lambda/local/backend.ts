@@ -10,7 +10,8 @@ import { Store, type Clock } from '../store/store.js';
 import type { TransactionLimits } from '../store/transaction.js';
 import { ensureTable, startEngine, type Engine } from './dynalite-engine.js';
 import { serveFunctionUrl, type Mount, type RunningServer } from './http-server.js';
-import type { LocalCredentials } from './sigv4-verify.js';
+import type { ReadAccess } from '../read-access.js';
+import type { LocalCredentials, LocalIdentity } from './sigv4-verify.js';
 
 export const LOCAL_TABLE_NAME = 'cloudtable';
 
@@ -19,6 +20,12 @@ const COLLECT_EVERY_MS = 5000;
 
 export interface BackendOptions {
   credentials: LocalCredentials;
+  /** Further key pairs, each signing as its principal (for per-table read access). */
+  identities?: LocalIdentity[];
+  /** The reader's per-table read access, as CLOUDTABLE_READ_ACCESS gives it in AWS. */
+  readAccess?: ReadAccess;
+  /** The region signatures must be scoped to (default us-east-1). */
+  region?: string;
   host?: string;
   port?: number;
   dataDir?: string;
@@ -63,11 +70,13 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     });
     const http = await serveFunctionUrl({
       mounts: [
-        { prefix: '/', handler: createLookupHandler(store) },
+        { prefix: '/', handler: createLookupHandler(store, { ...(opts.readAccess && { access: opts.readAccess }) }) },
         { prefix: ADMIN_PREFIX, handler: admin.handler, maxBodyBytes: ADMIN_LIMITS.maxBodyBytes },
         ...(opts.extraMounts?.(store) ?? []),
       ],
       credentials: opts.credentials,
+      ...(opts.identities && { identities: opts.identities }),
+      ...(opts.region && { region: opts.region }),
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       ...(opts.onError && { onError: opts.onError }),

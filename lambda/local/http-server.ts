@@ -1,12 +1,15 @@
 // Serves Function URL handlers over plain HTTP on this host: a request
 // becomes the payload-v2 event Lambda would receive, after the SigV4 check
-// AWS would make. The handler code is the same one deployed to Lambda.
+// AWS would make, with the signer's principal in the request context as AWS
+// fills it. The handler code is the same one deployed to Lambda. A request
+// is authenticated from its headers before its body is read, so unsigned
+// requests cost no memory however large their bodies.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONTRACT_VERSION, LIMITS } from '../../common/contract/lookup.js';
 import type { FunctionUrlEvent, FunctionUrlHandler } from '../function-url.js';
-import { verifySigV4, type LocalCredentials } from './sigv4-verify.js';
+import { bodyMatches, LOCAL_ACCOUNT, SigV4Verifier, type LocalCredentials, type LocalIdentity } from './sigv4-verify.js';
 
 export interface Mount {
   /** Longest matching prefix wins. */
@@ -18,7 +21,12 @@ export interface Mount {
 
 export interface FunctionUrlServerOptions {
   mounts: Mount[];
+  /** One key pair, standing for the local IAM user LOCAL_USER_ARN. */
   credentials: LocalCredentials;
+  /** Further key pairs, each with the principal it signs as. */
+  identities?: LocalIdentity[];
+  /** The region signatures must be scoped to (default us-east-1, the proxy's default). */
+  region?: string;
   host?: string;
   port?: number;
   maxBodyBytes?: number;
@@ -32,10 +40,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The principal of the single local key pair (`credentials`). */
+export const LOCAL_USER_ARN = `arn:aws:iam::${LOCAL_ACCOUNT}:user/cloudtable-local`;
+
+export const DEFAULT_LOCAL_REGION = 'us-east-1';
+
 export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<RunningServer> {
   const mounts = [...opts.mounts].sort((a, b) => b.prefix.length - a.prefix.length);
   const maxBody = opts.maxBodyBytes ?? LIMITS.maxBodyBytes;
   let seq = 0;
+  let ownHost: (host: string) => boolean = () => false;
+  const verifier = new SigV4Verifier({
+    identities: [{ ...opts.credentials, arn: LOCAL_USER_ARN }, ...(opts.identities ?? [])],
+    region: opts.region ?? DEFAULT_LOCAL_REGION,
+    isOwnHost: (host) => ownHost(host),
+  });
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
@@ -49,18 +68,24 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
     const url = new URL(req.url ?? '/', 'http://local');
     const mount = mounts.find((m) => url.pathname.startsWith(m.prefix));
     const limit = mount?.maxBodyBytes ?? maxBody;
+    const headers = lowerHeaders(req);
+    // As AWS: authenticated on the headers first; the body is not read for a refusal.
+    const verified = await verifier.verifyHeaders({ method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), headers });
+    if ('refusal' in verified) {
+      reply(res, 403, { v: CONTRACT_VERSION, error: 'forbidden', message: verified.refusal }, true);
+      return;
+    }
+    if (Number(headers['content-length'] ?? 0) > limit) {
+      reply(res, 413, { v: CONTRACT_VERSION, error: 'body-too-large', message: `body larger than ${limit} bytes` }, true);
+      return;
+    }
     const body = await readBody(req, limit);
     if (body === undefined) {
       reply(res, 413, { v: CONTRACT_VERSION, error: 'body-too-large', message: `body larger than ${limit} bytes` }, true);
       return;
     }
-    const headers = lowerHeaders(req);
-    const refusal = await verifySigV4(
-      { method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), headers, body },
-      opts.credentials,
-    );
-    if (refusal) {
-      reply(res, 403, { v: CONTRACT_VERSION, error: 'forbidden', message: refusal });
+    if (!bodyMatches(body, verified.bodySha256)) {
+      reply(res, 403, { v: CONTRACT_VERSION, error: 'forbidden', message: 'body does not match x-amz-content-sha256' });
       return;
     }
     if (!mount) {
@@ -74,7 +99,11 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
       headers,
       body: body.toString('base64'),
       isBase64Encoded: true,
-      requestContext: { http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' }, requestId: `local-${++seq}` },
+      requestContext: {
+        http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' },
+        requestId: `local-${++seq}`,
+        authorizer: { iam: verified.principal },
+      },
     };
     const result = await mount.handler(event);
     res.writeHead(result.statusCode, result.headers);
@@ -90,6 +119,7 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
   });
   const { port, address } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
+  ownHost = ownHostCheck(address, port);
   return {
     server,
     port,
@@ -100,6 +130,19 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The Host values that name this server, as a Function URL accepts only its
+ * own hostname: the bound address with its port, and localhost on a
+ * loopback address; on a wildcard address, any host with the right port.
+ */
+function ownHostCheck(address: string, port: number): (host: string) => boolean {
+  const withPort = (h: string): string => `${h.includes(':') ? `[${h}]` : h}:${port}`.toLowerCase();
+  if (address === '0.0.0.0' || address === '::') return (host) => host.endsWith(`:${port}`);
+  const names = new Set([withPort(address)]);
+  if (address === '::1' || address.startsWith('127.')) names.add(withPort('localhost'));
+  return (host) => names.has(host.toLowerCase());
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string> {

@@ -84,11 +84,13 @@ export async function startRegions(opts: RegionsOptions): Promise<MultiRegionBac
     for (const [i, r] of replicas.entries()) {
       const http = await serveFunctionUrl({
         mounts: [
-          { prefix: '/', handler: createLookupHandler(r.store) },
+          { prefix: '/', handler: createLookupHandler(r.store, { ...(opts.readAccess && { access: opts.readAccess }) }) },
           // Present so that a misdirected `cloudtable load` is told why, as a missing function would be in AWS.
           { prefix: ADMIN_PREFIX, handler: noAdminHere(r.region), maxBodyBytes: ADMIN_LIMITS.maxBodyBytes },
         ],
         credentials: opts.credentials,
+        ...(opts.identities && { identities: opts.identities }),
+        ...(opts.region && { region: opts.region }),
         host: opts.host ?? '127.0.0.1',
         port: opts.port ? opts.port + i + 1 : 0,
         ...(opts.onError && { onError: opts.onError }),

@@ -1,7 +1,11 @@
+// `cloudtable backend`: the cloud functions served on this host (lambda/local/),
+// with the key pairs it accepts and the principals they sign as.
+
 import { startBackend } from '../../lambda/local/backend.js';
 import { startRegions } from '../../lambda/local/regions.js';
 import { createLogger } from '../log.js';
 import { localCredentials } from './local-credentials.js';
+import { loadLocalIdentities } from './local-identities.js';
 
 export interface BackendFlags {
   host: string;
@@ -11,14 +15,20 @@ export interface BackendFlags {
   /** Several regions (lambda/local/regions.ts): home on --port, the others on the next ports. */
   regions?: number;
   replicationMs?: number;
+  region: string;
+  identities?: string;
 }
 
 export async function backendCommand(flags: BackendFlags): Promise<void> {
   const log = createLogger('info', 'cloudtable-backend');
   if (flags.data && flags.memory) throw new Error('--data and --memory exclude each other');
   const { credentials, generated } = localCredentials();
+  const more = flags.identities ? loadLocalIdentities(flags.identities) : { identities: [] };
   const common = {
     credentials,
+    identities: more.identities,
+    ...(more.readAccess && { readAccess: more.readAccess }),
+    region: flags.region,
     host: flags.host,
     port: flags.port,
     ...(flags.data && { dataDir: flags.data }),

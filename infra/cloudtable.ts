@@ -102,6 +102,15 @@ export interface CloudTableProps {
   alarmActions?: IAlarmAction[];
   /** A CloudWatch dashboard of the same metrics (billed per dashboard); off by default. */
   dashboard?: boolean;
+  /**
+   * Per-table read access through the reader, by the caller's IAM principal:
+   * table name (or `*` for every table not named) → role ARNs (any session
+   * of the role), user ARNs or account ids. A table not covered is read by
+   * every caller with the mail-host policy, as without this map. Operators
+   * that confirm loads of a listed table (`--confirm-with`) or read it with
+   * `cloudtable status` need to be listed too. Refusals are 403.
+   */
+  access?: Record<string, string[]>;
 }
 
 export class CloudTable extends Construct {
@@ -150,7 +159,7 @@ export class CloudTable extends Construct {
     }
     const environment = { TABLE_NAME: this.table.tableName };
 
-    this.reader = createReader(this, 'Reader', this.table, reader, logRetention);
+    this.reader = createReader(this, 'Reader', this.table, reader, logRetention, undefined, props.access);
     this.endpoints = [{ region: this.regions[0]!, reader: this.reader }, ...(props.regionalReaders ?? [])];
 
     this.admin = new UrlFunction(this, 'Admin', {
@@ -245,6 +254,7 @@ function invokeStatements(fns: UrlFunction[]): PolicyStatement[] {
     return st;
   });
 }
+
 
 /**
  * The admin function's environment for its transaction limits, checked now

@@ -3,11 +3,12 @@
 // proxy's deadline. The home construct (cloudtable.ts) and each further
 // region (regional-reader.ts) build it the same way.
 
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { checkReadAccess, READ_ACCESS_ENV } from '../lambda/read-access.js';
 import { defaultConfig } from '../proxy/config.js';
 import { UrlFunction } from './url-function.js';
 
@@ -31,7 +32,18 @@ export function readerSizing(sizing: FunctionSizing = {}, proxyDeadline?: Durati
   return resolved;
 }
 
-export function createReader(scope: Construct, id: string, table: ITable, sizing: ResolvedSizing, logRetention: RetentionDays, functionName?: string): UrlFunction {
+/** Per-table read access (CloudTableProps.access): table or `*` → role ARNs, user ARNs or account ids. */
+export type ReadAccessProp = Record<string, string[]>;
+
+export function createReader(
+  scope: Construct,
+  id: string,
+  table: ITable,
+  sizing: ResolvedSizing,
+  logRetention: RetentionDays,
+  functionName?: string,
+  access?: ReadAccessProp,
+): UrlFunction {
   const reader = new UrlFunction(scope, id, {
     ...(functionName !== undefined && { functionName }),
     entry: 'lambda/lookup-function.ts',
@@ -40,10 +52,22 @@ export function createReader(scope: Construct, id: string, table: ITable, sizing
     timeout: sizing.timeout,
     logRetention,
     // The SDK's default region is the function's own: a replica region's reader reads its local replica.
-    environment: { TABLE_NAME: table.tableName },
+    environment: { TABLE_NAME: table.tableName, ...readAccessEnvironment(scope, access) },
   });
   reader.role.addToPrincipalPolicy(new PolicyStatement({ actions: READER_OPERATIONS.map((op) => `dynamodb:${op}`), resources: [table.tableArn] }));
   return reader;
+}
+
+/**
+ * The reader's environment for its read access, checked now by the
+ * function's own parser (ARNs given as tokens are checked at deploy by
+ * nothing but the function's cold start, which then fails loudly).
+ */
+function readAccessEnvironment(scope: Construct, access: ReadAccessProp | undefined): Record<string, string> {
+  if (access === undefined) return {};
+  const literal = Object.fromEntries(Object.entries(access).map(([t, list]) => [t, list.filter((p) => !Token.isUnresolved(p))]));
+  checkReadAccess(literal);
+  return { [READ_ACCESS_ENV]: Stack.of(scope).toJsonString(access) };
 }
 
 /**

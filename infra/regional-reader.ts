@@ -12,7 +12,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { createAlarmTopic } from './alarm-topic.js';
 import { Monitoring } from './monitoring.js';
-import { READER_OPERATIONS, createReader, readerSizing, type FunctionSizing } from './reader.js';
+import { READER_OPERATIONS, createReader, readerSizing, type FunctionSizing, type ReadAccessProp } from './reader.js';
 import type { UrlFunction } from './url-function.js';
 import type { Duration } from 'aws-cdk-lib';
 
@@ -24,6 +24,8 @@ export interface RegionalReaderProps {
   logRetention?: RetentionDays;
   alarmActions?: IAlarmAction[];
   dashboard?: boolean;
+  /** The home construct's per-table read access: every region's reader enforces the same rules. */
+  access?: ReadAccessProp;
 }
 
 export class CloudTableRegionalReader extends Construct {
@@ -39,7 +41,7 @@ export class CloudTableRegionalReader extends Construct {
     const replica = TableV2.fromTableName(this, 'Replica', props.tableName);
     // Named, because the home stack's policies refer to it from another region.
     const name = `${Stack.of(this).stackName}-reader`;
-    this.reader = createReader(this, 'Reader', replica, sizing, props.logRetention ?? RetentionDays.ONE_MONTH, name);
+    this.reader = createReader(this, 'Reader', replica, sizing, props.logRetention ?? RetentionDays.ONE_MONTH, name, props.access);
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: [{ name: 'Reader', fn: this.reader.fn, p99Threshold: sizing.p99Alarm }],
       table: replica,

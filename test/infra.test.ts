@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Duration, RemovalPolicy, Validations, type App } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations, type App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse as parseToml } from 'smol-toml';
@@ -20,6 +20,7 @@ import { LOCAL_TABLE_NAME } from '../lambda/local/backend.js';
 import { ensureTable, startEngine, type Engine } from '../lambda/local/dynalite-engine.js';
 import { serveFunctionUrl, type RunningServer } from '../lambda/local/http-server.js';
 import { createLookupHandler } from '../lambda/lookup.js';
+import { mayRead, READ_ACCESS_ENV, readAccessFromEnv } from '../lambda/read-access.js';
 import { Store } from '../lambda/store/store.js';
 import type { AdminClient } from '../proxy/admin/client.js';
 import { buildConfig, defaultConfig } from '../proxy/config.js';
@@ -427,6 +428,25 @@ describe('infra: options', () => {
     });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     for (const a of Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) assert.equal(a.Properties.AlarmActions, undefined);
+  });
+
+  it('per-table read access: the reader function gets the rules, checked at synth', () => {
+    const stack = emptyStack();
+    const access = { passwd: ['arn:aws:iam::111122223333:role/mail-1', '444455556666'], '*': ['arn:aws:iam::111122223333:role/mail-1', 'arn:aws:iam::111122223333:role/mail-2'] };
+    const tables = new CloudTable(stack, 'T', { access });
+    const vars = (fn: UrlFunction) =>
+      (resourcesOf(Template.fromStack(Stack.of(fn.fn)), 'AWS::Lambda::Function')[logicalId(fn.fn)]!.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const rules = readAccessFromEnv({ [READ_ACCESS_ENV]: vars(tables.reader)[READ_ACCESS_ENV] });
+    assert.deepEqual(rules, access);
+    assert.equal(vars(tables.admin)[READ_ACCESS_ENV], undefined, 'the admin function has no read rules');
+    // What the reader then decides for sessions of the roles, as the request context names them.
+    const session = (role: string) => ({ accessKey: 'ASIA', accountId: '111122223333', callerId: 'AROA:i-1', userArn: `arn:aws:sts::111122223333:assumed-role/${role}/i-1`, userId: 'AROA:i-1' });
+    assert.deepEqual([mayRead(rules, 'passwd', session('mail-1')), mayRead(rules, 'passwd', session('mail-2')), mayRead(rules, 'aliases', session('mail-2'))], [true, false, true]);
+    assert.equal(mayRead(rules, 'aliases', session('backup')), false);
+    // Without the map, no rules: every mail host reads every table.
+    assert.equal(vars(new CloudTable(emptyStack(), 'U', {}).reader)[READ_ACCESS_ENV], undefined);
+    assert.throws(() => new CloudTable(emptyStack(), 'V', { access: { passwd: ['mail-1'] } }), /"mail-1" is not a role ARN, user ARN or account id/);
+    assert.throws(() => new CloudTable(emptyStack(), 'W', { access: { 'no such': [] } }), /not a table name/);
   });
 
   it('refuses function timeouts that are not below their clients\' (the proxy deadline, the admin client timeout)', () => {

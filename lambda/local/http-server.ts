@@ -68,6 +68,8 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
     const url = new URL(req.url ?? '/', 'http://local');
     const mount = mounts.find((m) => url.pathname.startsWith(m.prefix));
     const limit = mount?.maxBodyBytes ?? maxBody;
+    // Nothing of the body flows while the headers are checked, whoever else listens (readBody resumes).
+    req.pause();
     const headers = lowerHeaders(req);
     // As AWS: authenticated on the headers first; the body is not read for a refusal.
     const verified = await verifier.verifyHeaders({ method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), headers });
@@ -174,6 +176,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
       if (!over) resolve(Buffer.concat(chunks));
     });
     req.on('error', reject);
+    req.resume();
   });
 }
 

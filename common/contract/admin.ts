@@ -56,6 +56,8 @@ export interface HelloResponse {
 export interface TransactionStatus {
   state: 'open' | 'validated' | 'invalid' | 'applied';
   owner: string;
+  /** The IAM principal that began it, as the function's request context named it. */
+  principal?: string;
   started: number;
   leaseUntil: number;
   /** The lease ran out; the next write to the table settles it (discard, or roll back if applied). */
@@ -73,6 +75,8 @@ export interface TableStatus {
   service?: string;
   count?: number;
   updated?: string;
+  /** Who applied the active generation: the signing IAM principal (the owner string for older records). */
+  updatedBy?: string;
   previous?: { generation: number; count?: number; until: number };
   transaction?: TransactionStatus;
 }

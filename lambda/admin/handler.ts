@@ -89,7 +89,7 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
     return { v, settled, ...swept };
   }
 
-  const ops: Record<AdminOp, (f: RequestFields) => Promise<object>> = {
+  const ops: Record<AdminOp, (f: RequestFields, principal: string | undefined) => Promise<object>> = {
     hello: async (): Promise<HelloResponse> => ({
       v,
       protocol: 'cloudtable-admin',
@@ -133,13 +133,18 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
       };
     },
 
-    begin: async (f): Promise<BeginResponse> => {
+    begin: async (f, principal): Promise<BeginResponse> => {
       const table = f.table();
       const service = f.optionalService();
       const epoch = f.optionalInt('epoch', 0, Number.MAX_SAFE_INTEGER);
       const owner = f.string('owner');
-      const b = await transactions.begin(table, { owner, ...(service !== undefined && { service }), ...(epoch !== undefined && { expectEpoch: epoch }) });
-      log.info({ table, txn: b.txn, owner, shadow: b.shadow, base: b.base }, 'transaction begun');
+      const b = await transactions.begin(table, {
+        owner,
+        ...(principal !== undefined && { principal }),
+        ...(service !== undefined && { service }),
+        ...(epoch !== undefined && { expectEpoch: epoch }),
+      });
+      log.info({ table, txn: b.txn, owner, principal, shadow: b.shadow, base: b.base }, 'transaction begun');
       return { v, table, txn: b.txn, shadow: b.shadow, ...(b.base !== undefined && { base: b.base }), epoch: b.epoch, service: b.service, leaseUntil: b.leaseUntil };
     },
 
@@ -166,32 +171,32 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
       };
     },
 
-    apply: async (f): Promise<ApplyResponse> => {
+    apply: async (f, principal): Promise<ApplyResponse> => {
       const table = f.table();
       const a = await transactions.apply(table, f.string('txn'));
-      log.info({ table, generation: a.generation, previous: a.previous, ...a.diff }, 'transaction applied');
+      log.info({ table, principal, generation: a.generation, previous: a.previous, ...a.diff }, 'transaction applied');
       return { v, generation: a.generation, epoch: a.epoch, ...(a.previous !== undefined && { previous: a.previous }), count: a.count, diff: a.diff };
     },
 
-    commit: async (f): Promise<CommitResponse> => {
+    commit: async (f, principal): Promise<CommitResponse> => {
       const table = f.table();
       const c = await transactions.commit(table, f.string('txn'));
-      log.info({ table, generation: c.generation, previous: c.previous }, 'transaction committed');
+      log.info({ table, principal, generation: c.generation, previous: c.previous }, 'transaction committed');
       return committed(c);
     },
 
-    rollback: async (f): Promise<RollbackResponse> => {
+    rollback: async (f, principal): Promise<RollbackResponse> => {
       const table = f.table();
       const r = await transactions.rollback(table, f.string('txn'));
-      log.info({ table, generation: r.generation, expired: r.expired }, 'transaction rolled back');
+      log.info({ table, principal, generation: r.generation, expired: r.expired }, 'transaction rolled back');
       return { v, ...(r.generation !== undefined && { generation: r.generation }), epoch: r.epoch, expired: r.expired };
     },
 
-    undo: async (f): Promise<UndoResponse> => {
+    undo: async (f, principal): Promise<UndoResponse> => {
       const table = f.table();
       const epoch = f.optionalInt('epoch', 0, Number.MAX_SAFE_INTEGER);
       const u = await transactions.undo(table, epoch);
-      log.info({ table, generation: u.generation, previous: u.previous }, 'previous generation restored');
+      log.info({ table, principal, generation: u.generation, previous: u.previous }, 'previous generation restored');
       return committed(u);
     },
 
@@ -212,7 +217,9 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
   for (const [op, run] of Object.entries(ops)) {
     routes[adminPath(op as AdminOp)] = async (event: FunctionUrlEvent): Promise<FunctionUrlResult> => {
       try {
-        return json(200, await run(new RequestFields(readJsonBody(event, ADMIN_LIMITS.maxBodyBytes))));
+        // Who signed, as AWS verified it: the client's `owner` is only what it says of itself.
+        const principal = event.requestContext.authorizer?.iam?.userArn;
+        return json(200, await run(new RequestFields(readJsonBody(event, ADMIN_LIMITS.maxBodyBytes)), principal));
       } catch (err) {
         if (err instanceof ContractError) return errorResult(err);
         if (err instanceof TxnError) return errorResult(new ContractError(STATUS[err.code], err.code, err.message));
@@ -234,6 +241,7 @@ function tableStatus(m: MetaRecord, now: number): TableStatus {
     ...(view.service !== undefined && { service: view.service }),
     ...(view.count !== undefined && { count: view.count }),
     ...(m.updated !== undefined && { updated: m.updated }),
+    ...(m.updatedBy !== undefined && { updatedBy: m.updatedBy }),
     ...(m.previous &&
       m.previous.until > now && {
         previous: { generation: m.previous.generation, ...(m.previous.count !== undefined && { count: m.previous.count }), until: m.previous.until },
@@ -242,6 +250,7 @@ function tableStatus(m: MetaRecord, now: number): TableStatus {
       transaction: {
         state: t.state,
         owner: t.owner,
+        ...(t.principal !== undefined && { principal: t.principal }),
         started: t.started,
         leaseUntil: t.leaseUntil,
         expired: !isLive(t, now),

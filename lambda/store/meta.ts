@@ -25,6 +25,8 @@ export interface TransactionRecord {
   /** Lease expiry (ms since the epoch, the server's clock). */
   leaseUntil: number;
   owner: string;
+  /** The IAM principal that signed the begin request, as AWS verified it. */
+  principal: string | undefined;
   started: number;
   service: string | undefined;
   /** Entries accepted into the shadow generation so far. */
@@ -55,6 +57,7 @@ export interface MetaRecord {
   service: string | undefined;
   count: number | undefined;
   updated: string | undefined;
+  updatedBy: string | undefined;
   previous: PreviousRecord | undefined;
   txn: TransactionRecord | undefined;
 }
@@ -94,6 +97,7 @@ export function decodeMeta(table: string, item: Item): MetaRecord {
     service: str(item, M.service),
     count: num(item, M.count),
     updated: str(item, M.updated),
+    updatedBy: str(item, M.updatedBy),
     previous:
       prev === undefined
         ? undefined
@@ -111,6 +115,7 @@ export function decodeMeta(table: string, item: Item): MetaRecord {
             epoch: num(item, M.txnEpoch) ?? 0,
             leaseUntil: num(item, M.txnLease) ?? 0,
             owner: str(item, M.txnOwner) ?? '',
+            principal: str(item, M.txnPrincipal),
             started: num(item, M.txnStarted) ?? 0,
             service: str(item, M.txnService),
             sent: num(item, M.txnSent) ?? 0,

@@ -69,6 +69,8 @@ export const M = {
   service: 'service',
   count: 'count',
   updated: 'updated',
+  /** Who applied the active generation (the signing IAM principal, else the client's owner string). */
+  updatedBy: 'updatedBy',
   prev: 'prev',
   prevCount: 'prevCount',
   prevUntil: 'prevUntil',
@@ -82,6 +84,7 @@ export const M = {
   txnEpoch: 'txnEpoch',
   txnLease: 'txnLease',
   txnOwner: 'txnOwner',
+  txnPrincipal: 'txnPrincipal',
   txnStarted: 'txnStarted',
   txnService: 'txnService',
   txnSent: 'txnSent',

@@ -65,6 +65,8 @@ export interface BeginOptions {
   service?: string;
   /** Who is loading (shown to a second writer). */
   owner: string;
+  /** The IAM principal that signed the request, recorded beside the owner string the client chose. */
+  principal?: string;
   /** The epoch the client listed; the table must still have it. */
   expectEpoch?: number;
 }
@@ -161,6 +163,10 @@ export class Transactions {
       '#txnErrors = :zero',
     ];
     const values: Record<string, string | number> = { shadow, epoch, id, open: 'open', lease: leaseUntil, owner: o.owner, now, service, zero: 0 };
+    if (o.principal !== undefined) {
+      set.push('#txnPrincipal = :principal');
+      values.principal = o.principal;
+    }
     if (meta?.generation !== undefined) {
       set.push('#txnBase = :base');
       values.base = meta.generation;
@@ -270,13 +276,14 @@ export class Transactions {
     const now = this.now();
     const after = await this.step(table, t, {
       update:
-        'SET #gen = :shadow, #epoch = #epoch + :step, #txnEpoch = #txnEpoch + :step, #count = :count, #service = :service, #updated = :updated, #txnState = :applied, #txnLease = :lease',
+        'SET #gen = :shadow, #epoch = #epoch + :step, #txnEpoch = #txnEpoch + :step, #count = :count, #service = :service, #updated = :updated, #updatedBy = :by, #txnState = :applied, #txnLease = :lease',
       values: {
         shadow: t.shadow,
         step: EPOCH_STEP.apply,
         count: t.count ?? t.sent,
         service: t.service ?? meta.service ?? '',
         updated: new Date(now).toISOString(),
+        by: t.principal ?? t.owner,
         applied: 'applied',
         lease: now + this.limits.leaseMs,
       },

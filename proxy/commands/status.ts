@@ -50,10 +50,10 @@ function describe(t: TableStatus, now: number): string {
     `service ${t.service ?? '?'}`,
     `${t.count ?? '?'} entries`,
   ];
-  if (t.updated) parts.push(`updated ${t.updated}`);
+  if (t.updated) parts.push(`updated ${t.updated}${t.updatedBy ? ` by ${t.updatedBy}` : ''}`);
   if (t.previous) parts.push(`previous generation ${t.previous.generation} kept for ${Math.round((t.previous.until - now) / 60_000)} min`);
   const x = t.transaction;
-  if (x) parts.push(`transaction ${x.state} by ${x.owner}, ${x.sent} entries sent, ${x.errors} refused${x.expired ? ', lease ran out' : ''}`);
+  if (x) parts.push(`transaction ${x.state} by ${x.owner}${x.principal ? ` (${x.principal})` : ''}, ${x.sent} entries sent, ${x.errors} refused${x.expired ? ', lease ran out' : ''}`);
   return parts.join(', ');
 }
 

@@ -5,7 +5,9 @@
 // (table, user, password) with a key drawn at random when the process
 // starts, together with the hash it was computed against, so a changed hash
 // is verified afresh. Right and wrong verdicts are both cached, so a repeated
-// attempt is as fast either way, and a first attempt as slow either way.
+// attempt is as fast either way, and a first attempt as slow either way. An
+// unknown user is verified against a dummy hash of the scheme and cost last
+// seen in the same table, so it costs what a known user costs.
 // A verdict is reused only against the hash of the user's entry as the
 // resolver answers it now, and the resolver answers only from the newest
 // generation known (resolver/generation.ts): a password changed or removed
@@ -19,7 +21,7 @@ import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { withDeadline } from '../tables/pattern-table.js';
-import { DUMMY_HASH, verifyPassword } from './password-hash.js';
+import { costOf, DEFAULT_COST, dummyHash, verifyPassword } from './password-hash.js';
 
 interface Verdict {
   /** The hash verified against; null when the user had no entry (a dummy hash was verified instead). */
@@ -37,6 +39,8 @@ export interface AuthCheckerOptions {
 export class AuthChecker {
   private readonly hmacKey = randomBytes(32);
   private readonly verdicts: LRUCache<string, Verdict>;
+  /** Per table, the setting (scheme and cost) of the last hash verified: what an unknown user is verified against. */
+  private readonly costs = new Map<string, string>();
 
   constructor(
     private readonly resolver: Resolver,
@@ -73,12 +77,15 @@ export class AuthChecker {
     if (hash !== null && typeof hash === 'object') return hash;
     const v = this.verdicts.get(id);
     if (v !== undefined && v.hash === hash) return answer(v.ok, 'cache');
-    // An unknown user costs one verification too, so timing does not tell users apart.
-    const verdict = await verifyPassword(password, hash ?? DUMMY_HASH);
+    // An unknown user costs one verification of the table's scheme and cost too, so timing does not tell users apart.
+    const verdict = await verifyPassword(password, hash ?? (await dummyHash(this.costs.get(table) ?? DEFAULT_COST)));
     if ('unsupported' in verdict) {
       this.log.error({ table, user, reason: verdict.unsupported }, 'credentials hash cannot be verified on this host: answered error');
       return { kind: 'error', reason: `cannot verify ${verdict.unsupported}`, timeout: false };
     }
+    const cost = hash === null ? undefined : costOf(hash);
+    // Bounded by the tables this process serves (one, for smtpd).
+    if (cost !== undefined) this.costs.set(table, cost);
     const ok = hash !== null && verdict.ok;
     this.verdicts.set(id, { hash, ok });
     return answer(ok, a.kind === 'error' ? 'upstream' : a.source);

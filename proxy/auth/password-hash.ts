@@ -5,8 +5,9 @@
 // compute the whole hash before comparing, so a wrong password costs as much
 // as a right one.
 
+import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { verify as shaCryptVerify } from 'unixcrypt';
+import { encrypt as shaCryptEncrypt, verify as shaCryptVerify } from 'unixcrypt';
 
 export type Verdict = { ok: boolean } | { unsupported: string };
 
@@ -46,5 +47,43 @@ export async function verifyPassword(password: string, hash: string): Promise<Ve
   return { ok: false };
 }
 
-/** sha512-crypt of a random string: verified against when the user is unknown, so that costs the same time. */
-export const DUMMY_HASH = '$6$abcdefghijklmnop$J/AWykHqo2Tx5UtavGnFc3ytI33la50JpzLTarSWVhkIXK6wOjNwwZjsrIw2UgmrER2EKrSHCeQyAINEEXAk1/';
+/**
+ * The scheme and cost of a hash that can be verified here, as a crypt(3)
+ * setting (`$2b$10$`, `$6$rounds=5000$`), or undefined: what a dummy hash
+ * must share with it for a verification to take the same time.
+ */
+export function costOf(hash: string): string | undefined {
+  const b = BCRYPT.exec(hash);
+  if (b) return Number(b[1]) <= MAX_BCRYPT_COST ? `$2b$${b[1]}$` : undefined;
+  const s = SHA_CRYPT.exec(hash);
+  if (!s) return undefined;
+  // glibc's default when the hash names no rounds.
+  const rounds = s[2] === undefined ? 5000 : Number(s[2]);
+  return rounds <= MAX_SHA_CRYPT_ROUNDS ? `$${s[1]}$rounds=${rounds}$` : undefined;
+}
+
+/**
+ * Used for an unknown user until the table's own cost is known: bcrypt at
+ * cost 10, what `smtpctl encrypt` makes on OpenBSD.
+ */
+export const DEFAULT_COST = '$2b$10$';
+
+const dummies = new Map<string, Promise<string>>();
+
+/**
+ * A hash of a random password with the given setting (from costOf), made
+ * once per setting and process: verifying a password against it costs what
+ * verifying against a real hash of that setting costs, and never succeeds.
+ */
+export function dummyHash(setting: string): Promise<string> {
+  let d = dummies.get(setting);
+  if (d === undefined) {
+    const secret = randomBytes(18).toString('base64');
+    const bcryptCost = /^\$2b\$(\d\d)\$$/.exec(setting);
+    d = bcryptCost
+      ? bcrypt.hash(secret, Number(bcryptCost[1]))
+      : Promise.resolve(shaCryptEncrypt(secret, `${setting}${randomBytes(12).toString('base64').replace(/\+/g, '.')}`));
+    dummies.set(setting, d);
+  }
+  return d;
+}

@@ -29,6 +29,7 @@ describe('socketmap replies', () => {
         assert.notEqual(r, 'OK');
         assert.notEqual(r, 'OK ');
         assert.ok(r.startsWith('OK ') || r === `${nf} ` || r.startsWith('PERM '), r);
+        if (/[\0\r\n]/.test(value)) assert.equal(r, 'PERM stored value contains NUL, CR or LF');
         if (r.startsWith('OK ')) assert.equal(r.slice(3), dialect === 'sendmail' ? value.replaceAll('%', '%%') : value);
       }),
     );

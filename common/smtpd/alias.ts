@@ -64,9 +64,9 @@ export function aliasValueError(value: string): string | undefined {
   if (!fits(value, LINE_MAX)) return `alias list of ${LINE_MAX} bytes or more`;
   const items = splitList(value);
   if (!items) return 'unterminated quote or escape in alias list';
-  for (const item of items) {
+  for (const [i, item] of items.entries()) {
     if (isError(item) || isInclude(item) || isFilter(item) || isFilename(item) || isAddress(item) || isUsername(item)) continue;
-    return `${JSON.stringify(item.slice(0, 80))} is not a user, address, /file, |command, include: or error: item`;
+    return `item ${i + 1} of the list is not a user, address, /file, |command, include: or error: item`;
   }
   return undefined;
 }

@@ -78,7 +78,7 @@ export function relayhostError(value: string): string | undefined {
     if (n === undefined) return 'invalid relay port';
     port = n;
   }
-  if (!validDomainpart(host)) return `invalid relay host ${JSON.stringify(host.slice(0, 80))}`;
+  if (!validDomainpart(host)) return 'invalid relay host name';
   if (scheme?.lmtp && port === 0) return 'lmtp:// needs an explicit port';
   if (label !== '' && scheme?.tls !== 'starttls' && scheme?.tls !== 'smtps') return 'an auth label needs smtp+tls:// or smtps://';
   return undefined;

@@ -2,7 +2,9 @@
 // the relay URL check that follows for `relayhost`. A value smtpd would
 // refuse becomes a temporary failure in smtpd (the lookup returns -1), so the
 // proxy answers `error` for it rather than pass it on, and a loader can
-// refuse it before it is ever served.
+// refuse it before it is ever served. A reason names the problem (and the
+// item's place in a list), never the value: reasons reach smtpd's error
+// replies, socketmap's TEMP text and logs, and a value may be a secret.
 
 import type { Service } from '../contract/lookup.js';
 import { aliasValueError } from './alias.js';
@@ -34,8 +36,8 @@ function userinfoError(key: string, value: string): string | undefined {
   const [user, uid, gid] = f as [string, string, string];
   const dir = f.slice(3).join(':');
   if (!fits(user, USERNAME_SIZE)) return 'user name too long';
-  if (strtonum(uid, 0, ID_MAX) === undefined) return `invalid uid ${JSON.stringify(uid.slice(0, 20))}`;
-  if (strtonum(gid, 0, ID_MAX) === undefined) return `invalid gid ${JSON.stringify(gid.slice(0, 20))}`;
+  if (strtonum(uid, 0, ID_MAX) === undefined) return 'invalid uid';
+  if (strtonum(gid, 0, ID_MAX) === undefined) return 'invalid gid';
   if (!fits(dir, PATH_MAX)) return 'home directory too long';
   return undefined;
 }
@@ -43,8 +45,8 @@ function userinfoError(key: string, value: string): string | undefined {
 function mailaddrmapError(value: string): string | undefined {
   const items = splitList(value);
   if (!items) return 'unterminated quote or escape in address list';
-  const bad = items.find((i) => !parseMailaddr(i));
-  return bad === undefined ? undefined : `${JSON.stringify(bad.slice(0, 80))} is not an address`;
+  const bad = items.findIndex((i) => !parseMailaddr(i));
+  return bad < 0 ? undefined : `item ${bad + 1} of the list is not an address`;
 }
 
 /**

@@ -2,8 +2,8 @@
 // payload is made here, so the rules hold everywhere: never a bare `OK`
 // (Sendmail crashes), never an empty value (Postfix answers 451), never a
 // reply longer than the client reads (a long one desynchronizes Postfix),
-// `%` doubled for Sendmail (which interpolates it), and a failure is never
-// answered as not found.
+// `%` doubled for Sendmail (which interpolates it), no NUL, CR or LF in a
+// value, and a failure is never answered as not found.
 
 import type { Dialect, NotFoundCode } from '../config/choices.js';
 import type { Answer } from '../resolver/answer.js';
@@ -39,8 +39,10 @@ export function replyFor(answer: Answer, dialect: Dialect, notFoundCode: NotFoun
 
 function found(value: string, dialect: Dialect, notFoundCode: NotFoundCode): string {
   if (value.length === 0) return notFound(notFoundCode);
-  // Both clients cut the value at a NUL: answering it would answer something else.
-  if (value.includes('\0')) return failure('PERM', 'stored value contains NUL');
+  // Both clients cut the value at a NUL: answering it would answer something
+  // else; CR and LF are refused as the smtpd front end refuses them (a
+  // value is one line in every table source these maps stand for).
+  if (value.includes('\0') || value.includes('\n') || value.includes('\r')) return failure('PERM', 'stored value contains NUL, CR or LF');
   const reply = `OK ${dialect === 'sendmail' && value.includes('%') ? value.replaceAll('%', '%%') : value}`;
   const limit = REPLY_LIMIT[dialect];
   // A UTF-8 byte is at most 3 per UTF-16 code unit: most replies need no count.

@@ -5,6 +5,8 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { request as undiciRequest } from 'undici';
+import { RequestSigner } from '../../proxy/upstream/signer.js';
+import { TEST_CREDENTIALS } from './backend.js';
 
 export interface FaultServer {
   url: string;
@@ -144,14 +146,22 @@ export async function switchableUpstream(initial: UpstreamMode): Promise<Switcha
   };
 }
 
-/** The request as received, to `to` (a real backend: the signature holds, the host header being passed on). */
+/**
+ * The request as received, to `to` (a real backend), signed anew for the
+ * backend's own host with the test credentials: a backend accepts only a
+ * signature made for its Host, as a Function URL does, so a forwarder in
+ * between re-signs as a signing proxy would.
+ */
 async function forward(to: string, req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
   try {
-    const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...headers } = req.headers;
-    const r = await undiciRequest(`${to}${req.url}`, { method: 'POST', headers: headers as Record<string, string>, body });
+    const url = new URL(`${to}${req.url}`);
+    const headers = await forwardSigner.sign({ method: 'POST', url, path: url.pathname, body, headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json') } });
+    const r = await undiciRequest(url, { method: 'POST', headers, body });
     const text = await r.body.text();
     res.writeHead(r.statusCode, { 'content-type': 'application/json' }).end(text);
   } catch {
     res.destroy();
   }
 }
+
+const forwardSigner = new RequestSigner('us-east-1', () => Promise.resolve(TEST_CREDENTIALS));

@@ -46,6 +46,8 @@ export function buildCli(): Command {
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
     .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
+    .option('--any-table', 'serve a map not configured as the table of that name, on UNIX listeners (overrides sockmap.any_table)')
+    .option('--any-table-inet', 'with --any-table, on inet listeners too: every local user reads every table (overrides sockmap.any_table_inet)')
     .action((flags: SockmapFlags) => sockmapCommand(flags));
 
   program

@@ -88,13 +88,18 @@ export interface SockmapMapConfig {
   /** Lowercase keys before the lookup (tables hold lowercase keys). */
   foldCase: boolean;
   notFound: NotFoundCode;
+  /** Not served on inet listeners unless allowInet; undefined: secret for credentials and auth. */
+  secret?: boolean;
+  allowInet: boolean;
 }
 
 export interface SockmapConfig {
   listen: SockmapListenConfig[];
   maps: Record<string, SockmapMapConfig>;
-  /** Map names not in `maps` are the table of that name, exact match; false: they are unknown maps. */
+  /** Unconfigured maps are the table of that name, on UNIX listeners. */
   anyTable: boolean;
+  /** With anyTable, on inet listeners too. */
+  anyTableInet: boolean;
   /** The answer to a map that is not served. */
   unknownMap: UnknownMapAnswer;
   missingTable: MissingTableAnswer;

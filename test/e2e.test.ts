@@ -62,6 +62,17 @@ describe('end to end', () => {
     assert.equal((await backend.result()).code, 0);
   });
 
+  it('npm start prints a key pair it generated, never the AWS secret of its environment', async () => {
+    const secret = 'wJalrXUtnFEMI-environment-secret';
+    const demo = new CliProcess(['demo', '--port', '0', '--sockmap-port', '0'], { AWS_ACCESS_KEY_ID: 'AKIDFROMENV', AWS_SECRET_ACCESS_KEY: secret, CLOUDTABLE_LOCAL_ACCESS_KEY_ID: '', CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY: '' });
+    const [, printedId] = await demo.waitFor(/AWS_ACCESS_KEY_ID=(LOCAL[0-9A-F]{16}) AWS_SECRET_ACCESS_KEY=\S+/);
+    assert.ok(printedId);
+    demo.child.kill('SIGINT');
+    const { code, stdout, stderr } = await demo.result();
+    assert.equal(code, 0);
+    assert.ok(!stdout.includes(secret) && !stderr.includes(secret) && !stdout.includes('AKIDFROMENV'), stdout);
+  });
+
   it('the function answers limit violations with clear 4xx statuses', async () => {
     const backend = new CliProcess(['backend', '--port', '0'], CREDS);
     const [, url] = await backend.waitFor(/backend on (http:\/\/127\.0\.0\.1:\d+)/);

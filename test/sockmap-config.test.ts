@@ -7,10 +7,11 @@ import { sockmapConfig } from '../proxy/commands/sockmap.js';
 import { writeConfig } from './helpers/smtpd-peer.js';
 
 describe('sockmap configuration', () => {
-  it('defaults to one Postfix listener on 127.0.0.1, any table by name, PERM for unknown maps', () => {
+  it('defaults to one Postfix listener on 127.0.0.1, only configured maps, PERM for unknown maps', () => {
     const c = buildConfig({}).sockmap;
     assert.deepEqual(c.listen, [{ address: 'inet:127.0.0.1:8788', dialect: 'postfix', mode: 0o660 }]);
-    assert.equal(c.anyTable, true);
+    assert.equal(c.anyTable, false);
+    assert.equal(c.anyTableInet, false);
     assert.equal(c.unknownMap, 'PERM');
     assert.equal(c.maxRequestBytes, 65536);
   });
@@ -23,8 +24,8 @@ describe('sockmap configuration', () => {
       },
     }).sockmap;
     assert.deepEqual(c.listen[0], { address: 'unix:/run/x.sock', dialect: 'sendmail', mode: 0o600, group: 'smmsp' });
-    assert.deepEqual(c.maps.virtuser, { table: 'virtual', service: 'string', foldCase: true, notFound: 'NOMORE' });
-    assert.deepEqual(c.maps.domains, { table: 'domains', service: 'domain', foldCase: false, notFound: 'NOTFOUND' });
+    assert.deepEqual(c.maps.virtuser, { table: 'virtual', service: 'string', foldCase: true, notFound: 'NOMORE', allowInet: false });
+    assert.deepEqual(c.maps.domains, { table: 'domains', service: 'domain', foldCase: false, notFound: 'NOTFOUND', allowInet: false });
   });
 
   it('refuses each kind of mistake with a message naming the key', () => {

@@ -1,3 +1,6 @@
+// `cloudtable demo` (`npm start`): the local backend with sample tables and a
+// socketmap server in front of it, in one process, and ready-to-paste commands.
+
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -15,7 +18,8 @@ import { SAMPLE_TABLES } from './sample-tables.js';
 /** `npm start`: the whole local stack on embedded DynamoDB, with sample tables. */
 export async function demoCommand(flags: { port: number; sockmapPort: number; data?: string }): Promise<void> {
   const log = createLogger('warn', 'cloudtable-demo');
-  const { credentials } = localCredentials();
+  // Never the environment's AWS pair: the demo prints the pair it uses, so it makes one (or takes CLOUDTABLE_LOCAL_*, printed by name).
+  const { credentials, source } = localCredentials(process.env, { aws: false });
   const backend = await startBackend({
     credentials,
     port: flags.port,
@@ -28,12 +32,19 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
   const config = defaultConfig();
   config.upstream.url = backend.url;
   config.sockmap.listen = [{ address: `inet:127.0.0.1:${flags.sockmapPort}`, dialect: 'postfix', mode: 0o660 }];
+  // The sample tables by name, but the credentials one: an inet listener is open to every local user.
+  for (const t of SAMPLE_TABLES) {
+    if (t.service !== 'credentials') config.sockmap.maps[t.name] = { table: t.name, service: 'string', foldCase: false, notFound: 'NOTFOUND', allowInet: false };
+  }
   const runtime = createRuntime(config, log, () => Promise.resolve(credentials));
   const sockmap = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
   const [listener] = await sockmap.listen(config.sockmap.listen);
 
   const bin = relative(process.cwd(), fileURLToPath(new URL('dist/proxy/bin/cloudtable.js', packageRoot())));
-  const env = `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`;
+  const env =
+    source === 'generated'
+      ? `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`
+      : 'AWS_ACCESS_KEY_ID="$CLOUDTABLE_LOCAL_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY"';
   const handshake = 'config|smtpd-version|7.8.0-portable\\nconfig|protocol|0.1\\nconfig|tablename|aliases\\nconfig|ready\\n';
   process.stdout.write(
     [

@@ -3,6 +3,7 @@ import { createLogger } from '../log.js';
 import { startProxyMetrics } from '../metrics/endpoint.js';
 import { createRuntime } from '../runtime.js';
 import { runSmtpdTable } from '../smtpd/server.js';
+import { configWarnings, logWarnings } from './startup-warnings.js';
 
 export interface SmtpdFlags {
   upstream?: string;
@@ -19,6 +20,7 @@ export function smtpdConfig(configPath: string | undefined, flags: SmtpdFlags): 
 export async function smtpdCommand(configPath: string | undefined, flags: SmtpdFlags): Promise<never> {
   const config = smtpdConfig(configPath, flags);
   const log = createLogger(config.log.level, 'cloudtable-smtpd');
+  logWarnings(log, configWarnings(config, configPath));
   const { metrics } = startProxyMetrics(config, log);
   const runtime = createRuntime(config, log, undefined, metrics);
   await runSmtpdTable({

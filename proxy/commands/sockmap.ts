@@ -8,6 +8,7 @@ import type { Dialect } from '../sockmap/dialect.js';
 import { takeActivatedFds } from '../sockmap/listeners.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
 import { untilSignal } from './backend.js';
+import { configWarnings, logWarnings, sockmapWarnings } from './startup-warnings.js';
 
 export interface SockmapFlags {
   listen?: string[];
@@ -16,6 +17,8 @@ export interface SockmapFlags {
   upstream?: string;
   metrics?: string;
   logLevel?: LogLevel;
+  anyTable?: boolean;
+  anyTableInet?: boolean;
 }
 
 /** The file configuration with the flags on top: `--listen` replaces the configured listeners. */
@@ -24,7 +27,7 @@ export function sockmapConfig(flags: SockmapFlags): Config {
     throw new ConfigError('--dialect applies to --listen addresses; give the dialect of configured listeners in the configuration');
   }
   const listen = flags.listen?.length ? flags.listen.map((address) => ({ address, dialect: flags.dialect ?? 'postfix' })) : undefined;
-  return loadConfig(flags.config, { '--upstream': flags.upstream, '--metrics': flags.metrics, '--log-level': flags.logLevel, '--listen': listen });
+  return loadConfig(flags.config, { '--upstream': flags.upstream, '--metrics': flags.metrics, '--log-level': flags.logLevel, '--listen': listen, '--any-table': flags.anyTable, '--any-table-inet': flags.anyTableInet });
 }
 
 /** Sections whose change needs a new upstream client and cache. */
@@ -35,6 +38,7 @@ function runtimeKey(c: Config): string {
 export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   let config = sockmapConfig(flags);
   const log = createLogger(config.log.level, 'cloudtable-sockmap');
+  logWarnings(log, configWarnings(config, flags.config));
   const monitoring = startProxyMetrics(config, log);
   let runtime = createRuntime(config, log, undefined, monitoring.metrics);
   const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log, runtime.health), log);
@@ -45,12 +49,14 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
     log.info({ listener: l.name, dialect: l.dialect, activated: l.activated }, 'listening');
     process.stdout.write(`listening ${l.name} ${l.dialect}\n`);
   }
+  logWarnings(log, sockmapWarnings(config, listeners));
 
   process.on('SIGHUP', () => {
     const next = reload(flags, config, runtime, log, monitoring.metrics);
     if (!next) return;
     ({ config, runtime } = next);
     server.reconfigure(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log, runtime.health));
+    logWarnings(log, sockmapWarnings(config, listeners));
   });
 
   const signal = await untilSignal();

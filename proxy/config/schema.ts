@@ -89,9 +89,23 @@ export const SCHEMA = section('', {
           service: key('service', service, { default: 'string', doc: 'lookup service, whose matching rules apply (`string`: exact)' }),
           foldCase: key('fold_case', boolean, { default: false, doc: 'lowercase keys before the lookup' }),
           notFound: key('not_found', oneOf(NOT_FOUND_CODES), { default: 'NOTFOUND', doc: 'the not-found answer; `NOMORE` (MeTA1): not found, stop searching' }),
+          secret: optionalKey('secret', boolean, {
+            defaultDoc: '`true` for services `credentials` and `auth`',
+            doc: 'a secret map is not served on `inet` listeners (any local user can connect to those) unless `allow_inet`',
+          }),
+          allowInet: key('allow_inet', boolean, { default: false, doc: 'serve this map on `inet` listeners although it is secret' }),
         }),
       ),
-      anyTable: key('any_table', boolean, { default: true, doc: 'a map not in `sockmap.maps` is the table of that name; `false`: an unknown map' }),
+      anyTable: key('any_table', boolean, {
+        default: false,
+        doc: 'a map not in `sockmap.maps` is the table of that name, on UNIX listeners (whose file permissions say who connects); `false`: only configured maps are served',
+        flag: '--any-table',
+      }),
+      anyTableInet: key('any_table_inet', boolean, {
+        default: false,
+        doc: 'with `any_table`, on `inet` listeners too: every local user then reads every table, credentials included (warned at start)',
+        flag: '--any-table-inet',
+      }),
       unknownMap: key('unknown_map', oneOf(UNKNOWN_MAP_ANSWERS), { default: 'PERM', doc: 'the answer to an unknown map (not configured, with `any_table = false`)' }),
       missingTable: key('missing_table', oneOf(MISSING_TABLE_ANSWERS), {
         default: 'TEMP',

@@ -13,6 +13,8 @@ import { answerRequest, type RequestContext } from './request.js';
 
 export interface ConnectionSettings {
   dialect: Dialect;
+  /** Accepted on an inet listener: secret maps are not served unless allowed. */
+  inet: boolean;
   maxInflight: number;
   maxRequestBytes: number;
   /** Shared by the server's connections: a flood of bad clients is a few lines a second. */
@@ -142,7 +144,7 @@ export class SockmapConnection {
 
   private take(payload: Buffer): void {
     this.served++;
-    const reply = answerRequest(payload, this.settings.dialect, this.context());
+    const reply = answerRequest(payload, this.settings.dialect, this.context(), this.settings.inet);
     if (typeof reply === 'string') {
       this.replies.push(reply);
       this.waiting += reply.length;

@@ -4,8 +4,9 @@
 // and connections wait in the backlog instead of being refused, which
 // matters because Sendmail never retries.
 
-import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdtempSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { basename, dirname, join } from 'node:path';
 import type { SockmapListenConfig } from '../config.js';
 import { DIALECTS, type Dialect } from './dialect.js';
 import { formatListenAddress, parseListenAddress } from '../addresses/listen-address.js';
@@ -17,6 +18,8 @@ export interface Listener {
   name: string;
   dialect: Dialect;
   activated: boolean;
+  /** An inet socket: any local user may connect, whatever the configuration says of files. */
+  inet: boolean;
 }
 
 /** sd_listen_fds(3): the first inherited descriptor. */
@@ -76,19 +79,20 @@ export function closeListeners(listeners: Listener[]): void {
 }
 
 /** A listener whose name and dialect are settled once it listens. */
-function newListener(onConnection: OnConnection, name: string, dialect: Dialect, activated: boolean): Listener {
+function newListener(onConnection: OnConnection, name: string, dialect: Dialect, activated: boolean, inet: boolean): Listener {
   // Half-open: a client that shuts down its side still gets the answers to what it sent.
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onConnection(socket, listener));
-  const listener: Listener = { server, name, dialect, activated };
+  const listener: Listener = { server, name, dialect, activated, inet };
   return listener;
 }
 
 async function openInherited(a: ActivatedFd, configs: SockmapListenConfig[], onConnection: OnConnection): Promise<Listener> {
-  const listener = newListener(onConnection, `fd:${a.fd}`, 'postfix', true);
+  const listener = newListener(onConnection, `fd:${a.fd}`, 'postfix', true, false);
   await listen(listener.server, { fd: a.fd }, `inherited descriptor ${a.fd}`);
   const addr = listener.server.address();
   const inet = typeof addr === 'object' && addr !== null ? formatListenAddress({ kind: 'inet', host: addr.address, port: addr.port }) : undefined;
   listener.name = inet ?? `fd:${a.fd}${a.name ? ` (${a.name})` : ''}`;
+  listener.inet = inet !== undefined;
   const byAddress = inet === undefined ? undefined : configs.find((c) => sameAddress(c.address, inet));
   listener.dialect = (DIALECTS as readonly string[]).includes(a.name ?? '') ? (a.name as Dialect) : (byAddress?.dialect ?? 'postfix');
   return listener;
@@ -96,7 +100,7 @@ async function openInherited(a: ActivatedFd, configs: SockmapListenConfig[], onC
 
 async function bind(c: SockmapListenConfig, onConnection: OnConnection): Promise<Listener> {
   const address = parseListenAddress(c.address);
-  const listener = newListener(onConnection, formatListenAddress(address), c.dialect, false);
+  const listener = newListener(onConnection, formatListenAddress(address), c.dialect, false, address.kind === 'inet');
   if (address.kind === 'inet') {
     await listen(listener.server, { host: address.host, port: address.port }, listener.name);
     const bound = listener.server.address();
@@ -104,19 +108,45 @@ async function bind(c: SockmapListenConfig, onConnection: OnConnection): Promise
     return listener;
   }
   await removeStaleSocket(address.path);
-  await listen(listener.server, { path: address.path }, listener.name);
+  // Bound in a directory only this process's user can enter, given its mode
+  // and owner there, then renamed into place: the socket is never
+  // connectable with other permissions than configured, whatever the umask,
+  // and nobody can swap a symlink in under the chmod and chown.
+  const owner = c.owner !== undefined ? userId(c.owner) : -1;
+  const group = c.group !== undefined ? groupId(c.group) : -1;
+  let privateDir: string;
   try {
-    // The socket is created under the umask (connecting needs write
-    // permission, so by default only its owner can connect); widen or
-    // narrow it only now, then hand it over.
-    chmodSync(address.path, c.mode);
-    if (c.owner !== undefined || c.group !== undefined) {
-      chownSync(address.path, c.owner !== undefined ? userId(c.owner) : -1, c.group !== undefined ? groupId(c.group) : -1);
-    }
+    privateDir = mkdtempSync(join(dirname(address.path), `.${basename(address.path)}.`));
   } catch (err) {
-    closeListeners([listener]);
-    throw new Error(`${listener.name}: ${(err as Error).message}`);
+    throw new Error(`cannot listen on ${listener.name}: ${(err as Error).message}`);
   }
+  const staging = join(privateDir, 'socket');
+  try {
+    await listen(listener.server, { path: staging }, listener.name);
+    try {
+      chmodSync(staging, c.mode);
+      if (owner !== -1 || group !== -1) lchownSync(staging, owner, group);
+      renameSync(staging, address.path);
+    } catch (err) {
+      closeListeners([listener]);
+      throw new Error(`${listener.name}: ${(err as Error).message}`);
+    }
+  } finally {
+    try {
+      unlinkSync(staging);
+    } catch {
+      // renamed away, or never made
+    }
+    rmdirSync(privateDir);
+  }
+  // Node removes the socket file at close by the path it bound; it moved.
+  listener.server.once('close', () => {
+    try {
+      unlinkSync(address.path);
+    } catch {
+      // already gone
+    }
+  });
   return listener;
 }
 

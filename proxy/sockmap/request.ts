@@ -22,16 +22,21 @@ export interface RequestContext {
   health?: { map: string; checks: TableHealth };
 }
 
-/** The reply payload: at once for a cache hit or a bad request, else when the resolver settles (never rejects). */
-export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestContext): string | Promise<string> {
+/**
+ * The reply payload: at once for a cache hit or a bad request, else when the
+ * resolver settles (never rejects). `inet`: the connection came through an
+ * inet listener (which serves no secret map unless allowed).
+ */
+export function answerRequest(payload: Buffer, dialect: Dialect, ctx: RequestContext, inet: boolean): string | Promise<string> {
   // One decoding of the whole request: the hit path is a handful of such calls.
   const text = payload.toString('utf8');
   const space = text.indexOf(' ');
   if (space <= 0) return failure('PERM', 'malformed request: expected "MAPNAME KEY"');
   const name = text.slice(0, space);
   if (name === ctx.health?.map) return healthReply(text.slice(space + 1), dialect, ctx.health.checks);
-  const target = ctx.maps.target(name);
+  const target = ctx.maps.target(name, inet);
   if (target === undefined) return unknownMap(name, ctx);
+  if ('refused' in target) return refusedMap(target.refused, name, ctx);
   // No stored key is invalid UTF-8, so such a key is certainly absent (Sendmail may send 8-bit keys).
   // Decoding turned invalid bytes into U+FFFD; only then is the check needed.
   if (text.includes('\uFFFD', space) && !isUtf8(payload)) return notFound(target.notFound);
@@ -64,6 +69,12 @@ function replyTo(a: Answer, name: string, dialect: Dialect, notFoundCode: NotFou
 function unknownMap(name: string, ctx: RequestContext): string {
   ctx.log.debug({ map: name }, 'request for an unknown map');
   return ctx.unknownMap === 'PERM' ? failure('PERM', `unknown map ${name}`) : notFound('NOTFOUND');
+}
+
+/** A map that exists but is not served on this kind of listener: said plainly, to the client and (at debug) the log. */
+function refusedMap(reason: string, name: string, ctx: RequestContext): string {
+  ctx.log.debug({ map: name }, 'request for a map not served on this listener');
+  return failure('PERM', reason);
 }
 
 /** `HEALTHMAP TABLE`: OK with TABLE's generation when the function answers for it, TEMP/TIMEOUT with the cause when not. */

@@ -99,7 +99,7 @@ export class SockmapServer {
     const s = this.settings;
     const conn = new SockmapConnection(
       socket,
-      { dialect: listener.dialect, maxInflight: s.maxInflight, maxRequestBytes: s.maxRequestBytes, badInput: this.noise },
+      { dialect: listener.dialect, inet: listener.inet, maxInflight: s.maxInflight, maxRequestBytes: s.maxRequestBytes, badInput: this.noise },
       () => this.settings.context,
       this.log,
     );

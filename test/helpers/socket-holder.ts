@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { TEST_ENV } from './backend.js';
 import { waitUntil } from './wait.js';
 import { CLI, ROOT } from './cli.js';
+import { SERVE_ANY_TABLE } from './sockmap.js';
 
 // Each line on stdin names a log file and starts one instance writing to it;
 // the holder answers with the instance's pid. `exec` keeps the pid, so
@@ -63,7 +64,7 @@ export class SocketHolder {
     const port = (server.address() as { port: number }).port;
     // Node has no public accessor for a listening socket's descriptor.
     const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-    const holder = spawn('sh', ['-c', HOLDER, 'holder', ...CLI, 'sockmap', ...args], {
+    const holder = spawn('sh', ['-c', HOLDER, 'holder', ...CLI, 'sockmap', ...args, ...SERVE_ANY_TABLE], {
       cwd: ROOT,
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...TEST_ENV, ...(fdName !== undefined && { LISTEN_FDNAMES: fdName }) },
       stdio: ['pipe', 'pipe', 'inherit', fd],

@@ -21,9 +21,19 @@ export interface RunningSockmap {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Starts `cloudtable sockmap ARGS…` and waits until it prints one `listening` line per listener. */
-export async function startSockmap(args: string[], opts: { listeners?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningSockmap> {
-  const child = spawnCli(['sockmap', ...args], { ...TEST_ENV, ...opts.env });
+/**
+ * Tests of everything but the serving policy ask for tables by name on
+ * loopback inet listeners: they opt in to serving every table there, as an
+ * operator would (test/sockmap-exposure.test.ts tests the policy itself).
+ */
+export const SERVE_ANY_TABLE = ['--any-table', '--any-table-inet'] as const;
+
+/**
+ * Starts `cloudtable sockmap ARGS…` and waits until it prints one `listening`
+ * line per listener; with SERVE_ANY_TABLE unless `anyTable` is false.
+ */
+export async function startSockmap(args: string[], opts: { listeners?: number; env?: NodeJS.ProcessEnv; anyTable?: boolean } = {}): Promise<RunningSockmap> {
+  const child = spawnCli(['sockmap', ...args, ...(opts.anyTable === false ? [] : SERVE_ANY_TABLE)], { ...TEST_ENV, ...opts.env });
   return attach(child, opts.listeners ?? Math.max(1, args.filter((a) => a === '--listen').length));
 }
 
@@ -79,6 +89,7 @@ export interface InProcessSockmap {
 
 /** The socketmap server in this process (to watch its connections and buffers), on the real HTTP client. */
 export async function sockmapInProcess(config: Config): Promise<InProcessSockmap> {
+  config = { ...config, sockmap: { ...config.sockmap, anyTable: true, anyTableInet: true } };
   const runtime = createRuntime(config, silentLogger, () => Promise.resolve(TEST_CREDENTIALS));
   const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, silentLogger), silentLogger);
   const [first] = await server.listen(config.sockmap.listen);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AdminClient } from '../proxy/admin/client.js';
-import { RequestSigner } from '../proxy/upstream/signer.js';
+import { RequestSigner } from '../proxy/http/signer.js';
 import { TEST_CREDENTIALS } from './helpers/backend.js';
 import { CliProcess, runCli } from './helpers/cli.js';
 import { parseLogs } from './helpers/logs.js';

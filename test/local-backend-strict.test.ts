@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { RequestSigner } from '../proxy/upstream/signer.js';
+import { RequestSigner } from '../proxy/http/signer.js';
 import { CliProcess } from './helpers/cli.js';
 import { MiB, memoryOf } from './helpers/memory.js';
 

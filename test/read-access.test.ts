@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../proxy/config.js';
-import { HttpUpstream, UpstreamError } from '../proxy/upstream/client.js';
-import { RequestSigner } from '../proxy/upstream/signer.js';
+import { CallError } from '../proxy/http/call-error.js';
+import { HttpUpstream } from '../proxy/upstream/client.js';
+import { RequestSigner } from '../proxy/http/signer.js';
 import { TEST_CREDENTIALS, testAdminClient } from './helpers/backend.js';
 import { CliProcess } from './helpers/cli.js';
 import { SmtpdPeer, request, writeConfig } from './helpers/smtpd-peer.js';
@@ -85,7 +86,7 @@ describe('per-table read access by principal', () => {
       const page = await one.list('entries', 'passwd', undefined, 5000);
       assert.deepEqual(page.entries, [{ key: 'alice', value: HASH }]);
       for (const what of ['entries', 'patterns'] as const) {
-        await assert.rejects(two.list(what, 'passwd', undefined, 5000), (err: unknown) => err instanceof UpstreamError && err.status === 403 && err.code === 'access-denied');
+        await assert.rejects(two.list(what, 'passwd', undefined, 5000), (err: unknown) => err instanceof CallError && err.status === 403 && err.functionCode === 'access-denied');
       }
       // The table without rules is listed to both.
       assert.equal((await two.list('entries', 'aliases', undefined, 5000)).entries.length, 1);

@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { request as undiciRequest } from 'undici';
-import { RequestSigner } from '../../proxy/upstream/signer.js';
+import { RequestSigner } from '../../proxy/http/signer.js';
 import { TEST_CREDENTIALS } from './backend.js';
 
 export interface FaultServer {

@@ -100,6 +100,9 @@ export interface SockmapConfig {
   anyTable: boolean;
   /** With anyTable, on inet listeners too. */
   anyTableInet: boolean;
+  /** Idle Postfix / Sendmail connections are closed after this long; 0: never. */
+  postfixIdleMs: number;
+  sendmailIdleMs: number;
   /** The answer to a map that is not served. */
   unknownMap: UnknownMapAnswer;
   missingTable: MissingTableAnswer;

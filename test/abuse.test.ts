@@ -4,14 +4,13 @@
 // clients are answered as usual throughout.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../lambda/local/backend.js';
 import { netstring } from '../proxy/sockmap/netstring.js';
 import { startTestBackend } from './helpers/backend.js';
 import { parseLogs } from './helpers/logs.js';
+import { raiseOpenFileLimit } from './helpers/open-files.js';
 import { MiB, memoryOf } from './helpers/memory.js';
 import { sleep } from './helpers/resolver.js';
 import { SmtpdPeer, request, writeConfig } from './helpers/smtpd-peer.js';
@@ -143,17 +142,3 @@ describe('abuse of cloudtable sockmap', () => {
     }
   });
 });
-
-/**
- * 5,000 connections need more than the usual 1,024 open files, in this
- * process (the clients) and in the server it starts, which inherits the
- * limit: the soft limit is raised up to the hard one with prlimit(1).
- */
-function raiseOpenFileLimit(want: number): void {
-  const line = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  const soft = line?.[1] === 'unlimited' ? Infinity : Number(line?.[1]);
-  const hard = line?.[2] === 'unlimited' ? Infinity : Number(line?.[2]);
-  if (soft >= want) return;
-  if (hard < want) throw new Error(`5,000 connections need ${want} open files; the hard limit is ${hard}: raise it (ulimit -Hn) to run this test`);
-  execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${hard === Infinity ? 'unlimited' : hard}`]);
-}

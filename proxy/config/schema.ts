@@ -111,7 +111,18 @@ export const SCHEMA = section('', {
         default: 'TEMP',
         doc: 'the answer to a table the function does not have, when nothing of it is cached: `TEMP` delays mail; `PERM` (`unknown map`) is taken by Sendmail as not found',
       }),
-      maxConnections: key('max_connections', integer(1, 1_000_000), { default: 1024, doc: 'across all listeners; more are closed at once' }),
+      maxConnections: key('max_connections', integer(1, 1_000_000), {
+        default: 1024,
+        doc: 'across all listeners; at the limit a new connection closes the one idle longest (Postfix ones first), or is closed when none is idle',
+      }),
+      postfixIdleMs: key('postfix_idle_timeout_s', seconds(0, 86_400), {
+        default: 60,
+        doc: 'a `postfix` connection idle this long is closed (Postfix closes its own after 10 s idle, and reconnects and resends on EOF); 0: never',
+      }),
+      sendmailIdleMs: key('sendmail_idle_timeout_s', seconds(0, 86_400), {
+        default: 0,
+        doc: 'the same for `sendmail` connections; 0 (the default): never, as Sendmail keeps one connection for its life and fails the next lookup once after a close',
+      }),
       maxInflight: key('max_inflight', integer(1, 100_000), { default: 64, doc: 'unanswered requests of one connection before it is no longer read' }),
       maxRequestBytes: key('max_request_bytes', integer(64, 64 * 1024 * 1024, 'bytes'), { default: 64 * 1024, doc: 'longest request netstring; a longer one closes its connection' }),
       healthMap: optionalKey('health_map', mapName, {

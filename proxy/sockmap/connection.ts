@@ -2,8 +2,9 @@
 // out in request order. Back-pressure: while `maxInflight` requests are
 // unanswered, or the client is not reading its replies, no more requests
 // are taken and the socket is not read, so a connection holds at most one
-// read, one request netstring and its unanswered replies. An idle
-// connection stays open for ever (Sendmail keeps one and never retries).
+// read, one request netstring and its unanswered replies. Whether an idle
+// connection is closed is the server's decision (server.ts): this one
+// says since when it is idle and closes when told.
 
 import type { Socket } from 'node:net';
 import type { LogBudget, Logger } from '../log.js';
@@ -54,6 +55,8 @@ export class SockmapConnection {
   private graceOver = false;
   private paused = false;
   private ended = false;
+  /** Date.now() of the last byte received or reply written. */
+  lastActive = Date.now();
 
   constructor(
     readonly socket: Socket,
@@ -69,6 +72,7 @@ export class SockmapConnection {
     socket.on('data', (chunk: Buffer) => {
       // After our end, input is only read to see the client's end.
       if (this.ended) return;
+      this.lastActive = Date.now();
       this.reader.push(chunk);
       this.pump();
     });
@@ -86,6 +90,22 @@ export class SockmapConnection {
   /** Bytes this connection holds: unparsed input and replies the kernel has not taken. */
   get buffered(): number {
     return this.reader.buffered + this.socket.writableLength;
+  }
+
+  get dialect(): Dialect {
+    return this.settings.dialect;
+  }
+
+  /** Nothing asked and unanswered, nothing half-received: closing it loses nothing. */
+  get idle(): boolean {
+    return !this.ended && this.replies.length === 0 && !this.reader.midFrame;
+  }
+
+  /** Ends an idle connection (the client sees EOF: Postfix reconnects and resends); false if it is not idle. */
+  closeIdle(): boolean {
+    if (!this.idle) return false;
+    this.end();
+    return true;
   }
 
   /**
@@ -184,6 +204,7 @@ export class SockmapConnection {
     if (n === 0) return;
     this.replies.splice(0, n);
     this.written += n;
+    this.lastActive = Date.now();
     this.socket.write(text);
   }
 

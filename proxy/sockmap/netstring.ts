@@ -27,6 +27,11 @@ export class NetstringReader {
     return this.unread + (this.state === 'payload' ? this.length - this.missing : 0);
   }
 
+  /** Part of a netstring has come (its length, or some of its payload): a request is on its way. */
+  get midFrame(): boolean {
+    return this.unread > 0 || this.state === 'payload';
+  }
+
   /** True once a malformed or oversized netstring was seen: nothing after it is read. */
   get failed(): boolean {
     return this.state === 'failed';

@@ -110,7 +110,7 @@ export class SockmapClient {
   private readonly reader = new NetstringReader(2_000_000);
   private readonly replies: Array<{ payload: string; at: number }> = [];
   private wake: (() => void) | undefined;
-  private isClosed = false;
+  private closedYet = false;
   private malformed: string | undefined;
 
   private constructor(readonly socket: Socket) {
@@ -125,12 +125,17 @@ export class SockmapClient {
     });
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
-        this.isClosed = true;
+        this.closedYet = true;
         this.wake?.();
         resolve();
       }),
     );
     socket.on('error', () => {});
+  }
+
+  /** The server (or this side) has closed the connection. */
+  get isClosed(): boolean {
+    return this.closedYet;
   }
 
   /** Every byte received, for byte-exact assertions. */
@@ -170,7 +175,7 @@ export class SockmapClient {
     while (this.replies.length < n) {
       if (this.malformed) throw new Error(`the server sent a malformed netstring: ${this.malformed}`);
       const left = deadline - Date.now();
-      if (left <= 0 || this.isClosed) throw new Error(`${this.isClosed ? 'connection closed' : 'timed out'} waiting for ${n} replies; have ${this.replies.length}`);
+      if (left <= 0 || this.closedYet) throw new Error(`${this.closedYet ? 'connection closed' : 'timed out'} waiting for ${n} replies; have ${this.replies.length}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.wake = () => {

@@ -20,6 +20,8 @@ export interface Listener {
   activated: boolean;
   /** An inet socket: any local user may connect, whatever the configuration says of files. */
   inet: boolean;
+  /** The socket file this process bound (and removes when it stops listening). */
+  socketFile?: string;
 }
 
 /** sd_listen_fds(3): the first inherited descriptor. */
@@ -75,7 +77,18 @@ export async function openListeners(configs: SockmapListenConfig[], activated: A
  * socket this process bound is removed; an inherited one is systemd's and stays.
  */
 export function closeListeners(listeners: Listener[]): void {
-  for (const l of listeners) if (l.server.listening) l.server.close();
+  for (const l of listeners) {
+    if (!l.server.listening) continue;
+    l.server.close();
+    // Bound elsewhere and renamed here: Node would remove the path it bound, not this one.
+    if (l.socketFile !== undefined) {
+      try {
+        unlinkSync(l.socketFile);
+      } catch {
+        // already gone
+      }
+    }
+  }
 }
 
 /** A listener whose name and dialect are settled once it listens. */
@@ -139,14 +152,7 @@ async function bind(c: SockmapListenConfig, onConnection: OnConnection): Promise
     }
     rmdirSync(privateDir);
   }
-  // Node removes the socket file at close by the path it bound; it moved.
-  listener.server.once('close', () => {
-    try {
-      unlinkSync(address.path);
-    } catch {
-      // already gone
-    }
-  });
+  listener.socketFile = address.path;
   return listener;
 }
 

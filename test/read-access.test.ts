@@ -11,7 +11,8 @@ import { defaultConfig } from '../proxy/config.js';
 import { CallError } from '../proxy/http/call-error.js';
 import { HttpUpstream } from '../proxy/upstream/client.js';
 import { RequestSigner } from '../proxy/http/signer.js';
-import { TEST_CREDENTIALS, testAdminClient } from './helpers/backend.js';
+import { startTestBackend, TEST_CREDENTIALS, testAdminClient } from './helpers/backend.js';
+import { sleep } from './helpers/wait.js';
 import { CliProcess } from './helpers/cli.js';
 import { SmtpdPeer, request, writeConfig } from './helpers/smtpd-peer.js';
 import { SockmapClient, startSockmap, type RunningSockmap } from './helpers/sockmap.js';
@@ -93,6 +94,24 @@ describe('per-table read access by principal', () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  });
+
+  it('access withdrawn: nothing cached of the table is served any more, not even stale', async () => {
+    const access: Record<string, string[]> = {};
+    const local = await startTestBackend({ aliases: [['root', 'alice']] }, { readAccess: access });
+    const config = writeConfig(`[upstream]\nurl = "${local.url}"\n[cache]\nttl_s = 0.3\n[sockmap.maps.aliases]\n`);
+    const server = await startSockmap(['--listen', 'inet:127.0.0.1:0', '--config', config], { anyTable: false });
+    try {
+      const c = await SockmapClient.connect(server.listeners[0]!);
+      assert.equal(await c.request('aliases', 'root'), 'OK alice');
+      access.aliases = ['arn:aws:iam::123456789012:role/someone-else'];
+      await sleep(500); // past ttl_s, inside stale_s: a failing function would get the stale value
+      assert.match(await c.request('aliases', 'root'), /^TEMP HTTP 403 access-denied: .* may not read table aliases$/);
+      c.close();
+    } finally {
+      await server.stop();
+      await local.close();
     }
   });
 });

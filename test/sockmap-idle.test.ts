@@ -16,7 +16,7 @@ import { startTestBackend } from './helpers/backend.js';
 import { parseLogs } from './helpers/logs.js';
 import { raiseOpenFileLimit } from './helpers/open-files.js';
 import { findPostmap, Postmap, POSTMAP_MISSING } from './helpers/postfix.js';
-import { sleep } from './helpers/resolver.js';
+import { sleep } from './helpers/wait.js';
 import { writeConfig } from './helpers/smtpd-peer.js';
 import { SockmapClient, startSockmap } from './helpers/sockmap.js';
 

@@ -33,6 +33,11 @@ export class CallError extends Error {
     return this.functionCode === 'unknown-table';
   }
 
+  /** The function refuses this caller the table (per-table read access): nothing cached of it may stand in. */
+  get accessDenied(): boolean {
+    return this.functionCode === 'access-denied';
+  }
+
   /** Says the function is unreachable or unwell, as opposed to refusing this one request. */
   get outage(): boolean {
     if (this.code !== 'http-status' && this.code !== 'function-error') return this.code !== 'aborted';

@@ -18,7 +18,7 @@ import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 const OLDER_ANSWER_RETRIES = 2;
 
 
-type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean; unknownTable: boolean };
+type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean; unknownTable: boolean; denied?: true };
 
 /** One key being asked of the function, and the callers waiting for its answer. */
 interface Flight extends BatchItem {
@@ -269,7 +269,8 @@ export class Resolver {
       // The request was aborted at the first caller's deadline: the same answer as the caller's own timer.
       const err = outcome.error;
       const timeout = err instanceof CallError && err.code === 'timeout';
-      return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof CallError && err.unknownTable };
+      const denied = err instanceof CallError && err.accessDenied ? { denied: true as const } : {};
+      return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof CallError && err.unknownTable, ...denied };
     }
     const r = outcome.result;
     if (r.s === 'error') {
@@ -292,6 +293,12 @@ export class Resolver {
   }
 
   private settle(table: string, service: Service, ck: string, outcome: Outcome): Answer {
+    if ('failure' in outcome && outcome.denied) {
+      // Access was withdrawn: what this host cached of the table is no longer its to read.
+      this.cache.delete(ck);
+      this.observer.answered(table, service, 'error');
+      return { kind: 'error', reason: outcome.failure, timeout: false };
+    }
     if ('failure' in outcome) {
       // A table the function does not have (deleted, not loaded yet, a backend restarted empty) is an
       // operator's mistake that must delay mail, not misroute it: what is cached is served meanwhile.

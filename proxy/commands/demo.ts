@@ -46,6 +46,8 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
       ? `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`
       : 'AWS_ACCESS_KEY_ID="$CLOUDTABLE_LOCAL_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY"';
   const handshake = 'config|smtpd-version|7.8.0-portable\\nconfig|protocol|0.1\\nconfig|tablename|aliases\\nconfig|ready\\n';
+  // Ctrl-C is handled from the moment the commands are printed: someone (or a test) may act on them at once.
+  const stopped = untilSignal();
   process.stdout.write(
     [
       `cloudtable local stack is up (embedded DynamoDB, ${flags.data ? `data in ${flags.data}` : 'in memory'}).`,
@@ -67,7 +69,7 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
       ``,
     ].join('\n'),
   );
-  await untilSignal();
+  await stopped;
   process.stdout.write('stopping\n');
   await sockmap.stop();
   await runtime.close();

@@ -1,22 +1,27 @@
-// The reader function: lookups by key, and pages of a generation's entries
-// or pattern items, from each table's active generation. Every route that
+// The reader function: lookups by key, pages of a generation's entries or
+// pattern items (the active generation, or a kept one a replica names), and
+// pages of changes between two generations for replicas. Every route that
 // reads a table asks the read gate first (per-table access by principal).
 
 import {
+  CHANGES_PATH,
   CONTRACT_VERSION,
   ContractError,
   ENTRIES_PATH,
   LIMITS,
   LOOKUP_PATH,
   PATTERNS_PATH,
+  parseChangesRequest,
   parseListRequest,
   parseLookupRequest,
+  type ChangesResponse,
   type ListResponse,
   type LookupResponse,
   type QueryResult,
 } from '../common/contract/lookup.js';
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from './function-url.js';
 import { requireRead, type ReadAccess } from './read-access.js';
+import { activeView } from './store/meta.js';
 import { errorName, type Store } from './store/store.js';
 
 /** Refuses (403) a table the caller may not read; every route that reads a table calls it first. */
@@ -43,15 +48,14 @@ export async function lookup(store: Store, body: unknown, gate: ReadGate = OPEN)
     if ('absent' in read) return { s: 'not-found' };
     return { s: 'error', reason: read.error };
   });
-  return { v: CONTRACT_VERSION, table: request.table, generation: meta.generation, epoch: meta.epoch, results };
+  return { v: CONTRACT_VERSION, table: request.table, generation: meta.generation, epoch: meta.epoch, ...info(meta), results };
 }
 
-/** Answers one page of the active generation's entries or pattern items. */
+/** Answers one page of the active generation's entries or pattern items (or of a kept generation the request names). */
 export async function list(store: Store, body: unknown, what: 'entries' | 'patterns', gate: ReadGate = OPEN): Promise<ListResponse> {
   const request = parseListRequest(body);
   gate(request.table);
-  const meta = await store.readMeta(request.table);
-  if (!meta) throw new ContractError(404, 'unknown-table', `table ${request.table} does not exist`);
+  const meta = await keptGeneration(store, request.table, request.generation);
   const opts = { limit: request.limit ?? LIMITS.maxListEntries, ...(request.after !== undefined && { startKey: request.after }) };
   const page =
     what === 'entries'
@@ -61,10 +65,69 @@ export async function list(store: Store, body: unknown, what: 'entries' | 'patte
     v: CONTRACT_VERSION,
     table: request.table,
     generation: meta.generation,
-    epoch: meta.epoch,
+    ...(meta.epoch !== undefined && { epoch: meta.epoch }),
+    ...info(meta),
     entries: page.entries.map(([key, value]) => ({ key, value })),
     ...(page.next !== undefined && { next: page.next }),
   };
+}
+
+/**
+ * Answers one page of an incremental transfer from generation `from` to the
+ * active one (or to `to`): the change log of the target, read forwards, or
+ * the change log of `from`, read backwards when a rollback made the
+ * generation `from` replaced active again. Anything else is `gone`.
+ */
+export async function changes(store: Store, body: unknown, gate: ReadGate = OPEN): Promise<ChangesResponse> {
+  const request = parseChangesRequest(body);
+  const { table, from } = request;
+  gate(table);
+  const target = await keptGeneration(store, table, request.to);
+  const to = target.generation;
+  const opts = { limit: request.limit ?? LIMITS.maxListEntries, ...(request.after !== undefined && { startKey: request.after }) };
+  const head = { v: CONTRACT_VERSION, table, from, generation: to, ...(target.epoch !== undefined && { epoch: target.epoch }), ...info(target) } as const;
+  if (from === to) return { ...head, changes: [] };
+  let page;
+  if ((await store.changesFrom(table, to)) === from) {
+    page = await store.readChangesPage(table, to, opts);
+    return { ...head, changes: page.changes.map((c) => (c.value === undefined ? { key: c.key } : { key: c.key, value: c.value })), ...(page.next !== undefined && { next: page.next }) };
+  }
+  if ((await store.changesFrom(table, from)) === to) {
+    page = await store.readChangesPage(table, from, opts);
+    return { ...head, changes: page.changes.map((c) => (c.old === undefined ? { key: c.key } : { key: c.key, value: c.old })), ...(page.next !== undefined && { next: page.next }) };
+  }
+  throw new ContractError(410, 'gone', `table ${table} keeps no change log from generation ${from} to ${to}: transfer it whole`);
+}
+
+interface GenerationView {
+  generation: number;
+  /** Only for the active generation: an epoch orders changes of the active one. */
+  epoch?: number | undefined;
+  count?: number | undefined;
+  digest?: string | undefined;
+}
+
+/**
+ * The active generation, or `generation` while the store still keeps it
+ * whole: active, kept as the previous one, or the base of a transaction
+ * applied but not yet committed. A generation past those may already be
+ * partly deleted: 410 `gone`.
+ */
+async function keptGeneration(store: Store, table: string, generation: number | undefined): Promise<GenerationView> {
+  const m = await store.readMetaRecord(table);
+  const view = m ? activeView(m, store.clock()) : undefined;
+  if (!m || !view || view.generation === undefined) throw new ContractError(404, 'unknown-table', `table ${table} does not exist`);
+  const active = { generation: view.generation, epoch: view.epoch, count: view.count, digest: view.digest };
+  if (generation === undefined || generation === view.generation) return active;
+  const p = m.previous;
+  if (p && p.generation === generation && p.until > store.clock()) return { generation, count: p.count, digest: p.digest };
+  const t = m.txn;
+  if (t?.state === 'applied' && t.base === generation) return { generation, count: t.baseCount, digest: t.baseDigest };
+  throw new ContractError(410, 'gone', `table ${table} no longer keeps generation ${generation}`);
+}
+
+function info(g: { count?: number | undefined; digest?: string | undefined }): { count?: number; digest?: string } {
+  return { ...(g.count !== undefined && { count: g.count }), ...(g.digest !== undefined && { digest: g.digest }) };
 }
 
 export interface Logger {
@@ -99,6 +162,7 @@ export function createLookupHandler(store: Store, opts: LookupHandlerOptions = {
       [LOOKUP_PATH]: answer('lookup', (body, gate) => lookup(store, body, gate)),
       [PATTERNS_PATH]: answer('patterns', (body, gate) => list(store, body, 'patterns', gate)),
       [ENTRIES_PATH]: answer('entries', (body, gate) => list(store, body, 'entries', gate)),
+      [CHANGES_PATH]: answer('changes', (body, gate) => changes(store, body, gate)),
     });
 }
 

@@ -8,8 +8,10 @@ export const CONTRACT_VERSION = 1;
 export const LOOKUP_PATH = '/v1/lookup';
 /** A page of the active generation's pattern entries (globs, prefixes): see common/smtpd/keys.ts. */
 export const PATTERNS_PATH = '/v1/patterns';
-/** A page of all the active generation's entries, in key order (regex tables, fetch rotation). */
+/** A page of all the active generation's entries, in key order (regex tables, fetch rotation, replicas). */
 export const ENTRIES_PATH = '/v1/entries';
+/** A page of what changed between a generation a replica holds and the active one (incremental transfer). */
+export const CHANGES_PATH = '/v1/changes';
 
 export const LIMITS = {
   /** Queries per lookup request; also DynamoDB's BatchGetItem ceiling. */
@@ -74,6 +76,9 @@ export interface LookupResponse {
    * one. Added compatibly in v1; absent from functions that predate it.
    */
   epoch?: number;
+  /** Entries of the active generation, and their digest (common/contract/digest.ts): added compatibly in v1, absent when META has none. */
+  count?: number;
+  digest?: string;
   /** One result per query, in query order. */
   results: QueryResult[];
 }
@@ -146,6 +151,7 @@ export function parseLookupResponse(body: unknown, expectedTable: string, expect
     throw new Error('response generation is not a non-negative integer');
   }
   const epoch = parseEpoch(body);
+  const info = parseGenerationInfo(body);
   if (!Array.isArray(results)) throw new Error('response results is not an array');
   if (results.length !== expectedCount) {
     throw new Error(`response has ${results.length} results for ${expectedCount} queries`);
@@ -164,7 +170,7 @@ export function parseLookupResponse(body: unknown, expectedTable: string, expect
         throw new Error(`results[${i}].s is ${JSON.stringify(r.s)}`);
     }
   });
-  return { v: CONTRACT_VERSION, table: expectedTable, generation, ...(epoch !== undefined && { epoch }), results: out };
+  return { v: CONTRACT_VERSION, table: expectedTable, generation, ...(epoch !== undefined && { epoch }), ...info, results: out };
 }
 
 /** `POST /v1/patterns` and `POST /v1/entries`: one page of the active generation, in key order (byte order). */
@@ -175,6 +181,12 @@ export interface ListRequest {
   after?: string;
   /** At most this many entries (1–maxListEntries; default maxListEntries). */
   limit?: number;
+  /**
+   * Read this generation rather than the active one, while the store still
+   * keeps it (active, or kept as the previous one); else 410 `gone`. Lets a
+   * replica finish a transfer that a commit overtook. Added compatibly in v1.
+   */
+  generation?: number;
 }
 
 export interface ListEntry {
@@ -189,6 +201,9 @@ export interface ListResponse {
   generation: number;
   /** As in LookupResponse. */
   epoch?: number;
+  /** The listed generation's entry count and digest, as in LookupResponse. */
+  count?: number;
+  digest?: string;
   entries: ListEntry[];
   /** Present when there may be more: pass it as `after`. */
   next?: string;
@@ -199,7 +214,7 @@ export function parseListRequest(body: unknown): ListRequest {
   if (body.v !== CONTRACT_VERSION) {
     throw new ContractError(400, 'bad-version', `contract version ${String(body.v)} is not supported; this function speaks v${CONTRACT_VERSION}`);
   }
-  const { table, after, limit } = body;
+  const { table, after, limit, generation } = body;
   if (typeof table !== 'string' || !LIMITS.tableName.test(table)) {
     throw new ContractError(400, 'bad-table', 'table must match ' + String(LIMITS.tableName));
   }
@@ -209,7 +224,108 @@ export function parseListRequest(body: unknown): ListRequest {
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListEntries)) {
     throw new ContractError(400, 'bad-limit', `limit must be an integer from 1 to ${LIMITS.maxListEntries}`);
   }
-  return { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }), ...(limit !== undefined && { limit }) };
+  checkGenerationField(generation, 'generation');
+  return {
+    v: CONTRACT_VERSION,
+    table,
+    ...(after !== undefined && { after }),
+    ...(limit !== undefined && { limit }),
+    ...(generation !== undefined && { generation: generation as number }),
+  };
+}
+
+function checkGenerationField(x: unknown, name: string): void {
+  if (x !== undefined && (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1)) {
+    throw new ContractError(400, `bad-${name}`, `${name} must be a generation number (a positive integer)`);
+  }
+}
+
+/**
+ * `POST /v1/changes`: the difference between generation `from` (the one a
+ * replica holds) and `to` (the active one unless given), a page at a time in
+ * key order. The store keeps a generation's change log from the generation
+ * its transaction replaced (and reads it backwards after a rollback), while
+ * it keeps the generation: any other pair, or a change too large to have
+ * been logged, is 410 `gone`, and the replica transfers the whole table.
+ */
+export interface ChangesRequest {
+  v: typeof CONTRACT_VERSION;
+  table: string;
+  from: number;
+  /** Pin the target generation for the pages after the first (the first answer's `generation`). */
+  to?: number;
+  after?: string;
+  limit?: number;
+}
+
+/** One change: the key's value in the target generation; no value means the key is gone. */
+export interface ChangeEntry {
+  key: string;
+  value?: string;
+}
+
+export interface ChangesResponse {
+  v: typeof CONTRACT_VERSION;
+  table: string;
+  from: number;
+  /** The target generation, with its epoch, entry count and digest. */
+  generation: number;
+  epoch?: number;
+  count?: number;
+  digest?: string;
+  changes: ChangeEntry[];
+  next?: string;
+}
+
+export function parseChangesRequest(body: unknown): ChangesRequest {
+  const list = parseListRequest(isRecord(body) ? { v: body.v, table: body.table, after: body.after, limit: body.limit } : body);
+  const { from, to } = body as Record<string, unknown>;
+  if (from === undefined) throw new ContractError(400, 'bad-from', 'from must be a generation number (a positive integer)');
+  checkGenerationField(from, 'from');
+  checkGenerationField(to, 'to');
+  return {
+    v: CONTRACT_VERSION,
+    table: list.table,
+    from: from as number,
+    ...(to !== undefined && { to: to as number }),
+    ...(list.after !== undefined && { after: list.after }),
+    ...(list.limit !== undefined && { limit: list.limit }),
+  };
+}
+
+/** Validates a page of changes as the proxy receives it; throws on anything else. */
+export function parseChangesResponse(body: unknown, expectedTable: string, expectedFrom: number): ChangesResponse {
+  if (!isRecord(body)) throw new Error('response is not a JSON object');
+  if (body.v !== CONTRACT_VERSION) throw new Error(`response contract version ${String(body.v)}, expected ${CONTRACT_VERSION}`);
+  if (body.table !== expectedTable) throw new Error(`response for table ${String(body.table)}, expected ${expectedTable}`);
+  if (body.from !== expectedFrom) throw new Error(`response from generation ${String(body.from)}, expected ${expectedFrom}`);
+  const { generation, changes, next } = body;
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) throw new Error('response generation is not a non-negative integer');
+  if (!Array.isArray(changes)) throw new Error('response changes is not an array');
+  const out = changes.map((c, i): ChangeEntry => {
+    if (!isRecord(c) || typeof c.key !== 'string' || (c.value !== undefined && typeof c.value !== 'string')) throw new Error(`changes[${i}] is not a {key, value?} of strings`);
+    return c.value === undefined ? { key: c.key } : { key: c.key, value: c.value };
+  });
+  if (next !== undefined && (typeof next !== 'string' || next === '')) throw new Error('response next is not a non-empty string');
+  const epoch = parseEpoch(body);
+  return {
+    v: CONTRACT_VERSION,
+    table: expectedTable,
+    from: expectedFrom,
+    generation,
+    ...(epoch !== undefined && { epoch }),
+    ...parseGenerationInfo(body),
+    changes: out,
+    ...(next !== undefined && { next }),
+  };
+}
+
+/** The optional `count` and `digest` of an answer (absent from functions that predate them, or for generations without a digest). */
+function parseGenerationInfo(body: Record<string, unknown>): { count?: number; digest?: string } {
+  const { count, digest } = body;
+  if (count !== undefined && (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0)) throw new Error('response count is not a non-negative integer');
+  if (digest !== undefined && (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest))) throw new Error('response digest is not 64 hex digits');
+  return { ...(count !== undefined && { count }), ...(digest !== undefined && { digest }) };
 }
 
 /** The optional `epoch` of an answer (absent from functions that predate it). */
@@ -237,5 +353,13 @@ export function parseListResponse(body: unknown, expectedTable: string): ListRes
   });
   if (next !== undefined && (typeof next !== 'string' || next === '')) throw new Error('response next is not a non-empty string');
   const epoch = parseEpoch(body);
-  return { v: CONTRACT_VERSION, table: expectedTable, generation, ...(epoch !== undefined && { epoch }), entries: out, ...(next !== undefined && { next }) };
+  return {
+    v: CONTRACT_VERSION,
+    table: expectedTable,
+    generation,
+    ...(epoch !== undefined && { epoch }),
+    ...parseGenerationInfo(body),
+    entries: out,
+    ...(next !== undefined && { next }),
+  };
 }

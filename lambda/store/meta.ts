@@ -20,6 +20,7 @@ export interface TransactionRecord {
   base: number | undefined;
   baseCount: number | undefined;
   baseService: string | undefined;
+  baseDigest: string | undefined;
   /** The epoch the table must still have at the next step: anything else means someone else changed it. */
   epoch: number;
   /** Lease expiry (ms since the epoch, the server's clock). */
@@ -35,6 +36,7 @@ export interface TransactionRecord {
   errors: number;
   /** Set by validate. */
   count: number | undefined;
+  digest: string | undefined;
   diff: Diff | undefined;
 }
 
@@ -42,6 +44,7 @@ export interface PreviousRecord {
   generation: number;
   count: number | undefined;
   service: string | undefined;
+  digest: string | undefined;
   /** Deleted after this time (ms); `cloudtable rollback` can reactivate it until then. */
   until: number;
 }
@@ -56,6 +59,7 @@ export interface MetaRecord {
   last: number;
   service: string | undefined;
   count: number | undefined;
+  digest: string | undefined;
   updated: string | undefined;
   updatedBy: string | undefined;
   previous: PreviousRecord | undefined;
@@ -96,12 +100,13 @@ export function decodeMeta(table: string, item: Item): MetaRecord {
     last: Math.max(num(item, M.last) ?? 0, generation ?? 0, prev ?? 0, num(item, M.txnShadow) ?? 0),
     service: str(item, M.service),
     count: num(item, M.count),
+    digest: str(item, M.digest),
     updated: str(item, M.updated),
     updatedBy: str(item, M.updatedBy),
     previous:
       prev === undefined
         ? undefined
-        : { generation: prev, count: num(item, M.prevCount), service: str(item, M.prevService), until: num(item, M.prevUntil) ?? 0 },
+        : { generation: prev, count: num(item, M.prevCount), service: str(item, M.prevService), digest: str(item, M.prevDigest), until: num(item, M.prevUntil) ?? 0 },
     txn:
       txnId === undefined
         ? undefined
@@ -112,6 +117,7 @@ export function decodeMeta(table: string, item: Item): MetaRecord {
             base: num(item, M.txnBase),
             baseCount: num(item, M.txnBaseCount),
             baseService: str(item, M.txnBaseService),
+            baseDigest: str(item, M.txnBaseDigest),
             epoch: num(item, M.txnEpoch) ?? 0,
             leaseUntil: num(item, M.txnLease) ?? 0,
             owner: str(item, M.txnOwner) ?? '',
@@ -121,6 +127,7 @@ export function decodeMeta(table: string, item: Item): MetaRecord {
             sent: num(item, M.txnSent) ?? 0,
             errors: num(item, M.txnErrors) ?? 0,
             count: num(item, M.txnCount),
+            digest: str(item, M.txnDigest),
             diff: added === undefined ? undefined : { added, removed: num(item, M.txnRemoved) ?? 0, changed: num(item, M.txnChanged) ?? 0 },
           },
   };
@@ -132,6 +139,8 @@ export interface ActiveView {
   epoch: number;
   service: string | undefined;
   count: number | undefined;
+  /** Undefined for generations validated before digests were recorded. */
+  digest: string | undefined;
 }
 
 /**
@@ -143,9 +152,9 @@ export interface ActiveView {
 export function activeView(m: MetaRecord, now: number): ActiveView {
   const t = m.txn;
   if (t && t.state === 'applied' && t.leaseUntil <= now) {
-    return { generation: t.base, epoch: m.epoch + EPOCH_STEP.rollback, service: t.baseService, count: t.baseCount };
+    return { generation: t.base, epoch: m.epoch + EPOCH_STEP.rollback, service: t.baseService, count: t.baseCount, digest: t.baseDigest };
   }
-  return { generation: m.generation, epoch: m.epoch, service: m.service, count: m.count };
+  return { generation: m.generation, epoch: m.epoch, service: m.service, count: m.count, digest: m.digest };
 }
 
 /** Whether a transaction still holds the table at `now`. */

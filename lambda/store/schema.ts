@@ -7,6 +7,10 @@
 //   entry    pk = "e#<table>#<gen>"    sk = <key>       v (S, value)
 //   pattern  pk = "p#<table>#<gen>"    sk = <key>       v (S, value): the entry again, when its key
 //                                                      is a pattern (see below)
+//   changes  pk = "c#<table>#<gen>"    sk = <key>       v (S, the value in <gen>; absent: removed),
+//                                                      o (S, the value before; absent: added)
+//   marker   pk = "t#<table>"          sk = "changes#<gen>"  from (N): the change log of <gen> is
+//                                                      complete and leads from generation <from>
 //   index    pk = "tables"             sk = <table>     one per table, so tables can be listed
 //   garbage  pk = "gc"                 sk = "<due>#<gen>#<table>"   a generation to delete once due
 //
@@ -42,6 +46,15 @@ export function entryPk(table: string, generation: number): string {
   return `e#${table}#${generation}`;
 }
 
+/** The change log of a generation: what its transaction changed relative to the generation it replaced. */
+export function changesPk(table: string, generation: number): string {
+  return `c#${table}#${generation}`;
+}
+
+export function changesSk(generation: number): string {
+  return `changes#${generation}`;
+}
+
 export function patternPk(table: string, generation: number): string {
   return `p#${table}#${generation}`;
 }
@@ -68,6 +81,8 @@ export const M = {
   last: 'last',
   service: 'service',
   count: 'count',
+  /** The active generation's digest (common/contract/digest.ts), recorded at validation. */
+  digest: 'digest',
   updated: 'updated',
   /** Who applied the active generation (the signing IAM principal, else the client's owner string). */
   updatedBy: 'updatedBy',
@@ -75,12 +90,14 @@ export const M = {
   prevCount: 'prevCount',
   prevUntil: 'prevUntil',
   prevService: 'prevService',
+  prevDigest: 'prevDigest',
   txn: 'txn',
   txnState: 'txnState',
   txnShadow: 'txnShadow',
   txnBase: 'txnBase',
   txnBaseCount: 'txnBaseCount',
   txnBaseService: 'txnBaseService',
+  txnBaseDigest: 'txnBaseDigest',
   txnEpoch: 'txnEpoch',
   txnLease: 'txnLease',
   txnOwner: 'txnOwner',
@@ -90,6 +107,7 @@ export const M = {
   txnSent: 'txnSent',
   txnErrors: 'txnErrors',
   txnCount: 'txnCount',
+  txnDigest: 'txnDigest',
   txnAdded: 'txnAdded',
   txnRemoved: 'txnRemoved',
   txnChanged: 'txnChanged',

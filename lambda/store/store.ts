@@ -15,7 +15,8 @@ import {
 import { activeView, decodeMeta, type MetaRecord } from './meta.js';
 import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffOptions } from './retry.js';
 import { isPatternKey } from '../../common/smtpd/keys.js';
-import { GC_PK, INDEX_PK, META_SK, PK, SK, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk, patternPk } from './schema.js';
+import type { Change } from './diff.js';
+import { GC_PK, INDEX_PK, META_SK, PK, SK, changesPk, changesSk, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk, patternPk } from './schema.js';
 
 /** What lookups are answered from: the table's active generation as a reader sees it now. */
 export interface TableMeta {
@@ -25,6 +26,7 @@ export interface TableMeta {
   epoch: number;
   service?: string;
   count?: number;
+  digest?: string;
 }
 
 /** What a key read from one generation came to: its value, absent, or a failure for this key alone. */
@@ -102,6 +104,7 @@ export class Store {
       epoch: view.epoch,
       ...(view.service !== undefined && { service: view.service }),
       ...(view.count !== undefined && { count: view.count }),
+      ...(view.digest !== undefined && { digest: view.digest }),
     };
   }
 
@@ -237,6 +240,11 @@ export class Store {
   }
 
   private async readPage(pk: string, opts: PageOptions): Promise<Page> {
+    const { items, next } = await this.queryPage(pk, opts);
+    return { entries: items.map((i): [string, string] => [i[SK]?.S ?? '', i.v?.S ?? '']), next };
+  }
+
+  private async queryPage(pk: string, opts: PageOptions): Promise<{ items: Item[]; next: string | undefined }> {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -250,8 +258,43 @@ export class Store {
       }),
     );
     this.count(out.ConsumedCapacity, 'read');
-    const entries = (out.Items ?? []).map((i): [string, string] => [i[SK]?.S ?? '', i.v?.S ?? '']);
-    return { entries, next: out.LastEvaluatedKey?.[SK]?.S };
+    return { items: out.Items ?? [], next: out.LastEvaluatedKey?.[SK]?.S };
+  }
+
+  /**
+   * Writes the change log of generation `to` (what its transaction changed
+   * relative to generation `from`), then the marker that says it is
+   * complete: a log without its marker is never read.
+   */
+  async writeChanges(table: string, to: number, from: number, changes: readonly Change[]): Promise<void> {
+    const pk = changesPk(table, to);
+    for (let i = 0; i < changes.length; i += BATCH_WRITE_MAX) {
+      await this.batchWriteWithRetry(
+        changes.slice(i, i + BATCH_WRITE_MAX).map((c) => ({
+          PutRequest: {
+            Item: { [PK]: { S: pk }, [SK]: { S: c.key }, ...(c.value !== undefined && { v: { S: c.value } }), ...(c.old !== undefined && { o: { S: c.old } }) },
+          },
+        })),
+      );
+    }
+    await this.put({ [PK]: { S: metaPk(table) }, [SK]: { S: changesSk(to) }, from: { N: String(from) }, n: { N: String(changes.length) } });
+  }
+
+  /** The generation the complete change log of `to` leads from, or undefined when it has none. */
+  async changesFrom(table: string, to: number): Promise<number | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { [PK]: { S: metaPk(table) }, [SK]: { S: changesSk(to) } }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.count(out.ConsumedCapacity, 'read');
+    const n = out.Item?.from?.N;
+    return n === undefined ? undefined : Number(n);
+  }
+
+  /** One page of the change log of generation `to`, in key order. */
+  async readChangesPage(table: string, to: number, opts: PageOptions = {}): Promise<{ changes: Change[]; next: string | undefined }> {
+    const { items, next } = await this.queryPage(changesPk(table, to), opts);
+    const changes = items.map((i): Change => ({ key: i[SK]?.S ?? '', ...(i.v?.S !== undefined && { value: i.v.S }), ...(i.o?.S !== undefined && { old: i.o.S }) }));
+    return { changes, next };
   }
 
   /**
@@ -300,11 +343,15 @@ export class Store {
    * many were deleted and whether it is gone.
    */
   async deleteGeneration(table: string, generation: number, deadline: number): Promise<{ deleted: number; done: boolean }> {
-    // Pattern items first: while entries remain, the generation is still listed as garbage.
+    // The change log's marker first (a log without it is never read), then the
+    // log and the pattern items: while entries remain, the generation is still listed as garbage.
+    await this.deleteItem({ [PK]: { S: metaPk(table) }, [SK]: { S: changesSk(generation) } });
+    const changes = await this.deletePartition(changesPk(table, generation), deadline);
+    if (!changes.done) return changes;
     const patterns = await this.deletePartition(patternPk(table, generation), deadline);
     if (!patterns.done) return patterns;
     const entries = await this.deletePartition(entryPk(table, generation), deadline);
-    return { deleted: patterns.deleted + entries.deleted, done: entries.done };
+    return { deleted: changes.deleted + patterns.deleted + entries.deleted, done: entries.done };
   }
 
   private async deletePartition(pk: string, deadline: number): Promise<{ deleted: number; done: boolean }> {

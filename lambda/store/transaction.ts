@@ -11,7 +11,7 @@
 // stored META at the next write that touches the table.
 
 import { randomUUID } from 'node:crypto';
-import { diffGenerations } from './diff.js';
+import { diffGenerations, type Comparison } from './diff.js';
 import { EPOCH_STEP, activeView, isLive, type Diff, type MetaRecord, type TransactionRecord, type TxnState } from './meta.js';
 import { DEFAULT_REPLICA_WAIT, ReplicaLagError, awaitReplicas, type Replica, type ReplicaWait } from './replicas.js';
 import { M, TXN_ATTRIBUTES } from './schema.js';
@@ -27,6 +27,8 @@ export interface TransactionLimits {
   maxEntries: number;
   /** Refused entries whose details are kept and reported; the rest are only counted. */
   maxErrors: number;
+  /** Largest change log kept for incremental transfers to replicas (also at most a quarter of the base's entries, or 1,000). */
+  maxChangeLog: number;
 }
 
 export const DEFAULT_TRANSACTION_LIMITS: TransactionLimits = {
@@ -35,6 +37,7 @@ export const DEFAULT_TRANSACTION_LIMITS: TransactionLimits = {
   keepPreviousMs: 24 * 3600_000,
   maxEntries: 1_000_000,
   maxErrors: 20,
+  maxChangeLog: 100_000,
 };
 
 export type TxnErrorCode =
@@ -178,6 +181,10 @@ export class Transactions {
         set.push('#txnBaseService = :baseService');
         values.baseService = meta.service;
       }
+      if (meta.digest !== undefined) {
+        set.push('#txnBaseDigest = :baseDigest');
+        values.baseDigest = meta.digest;
+      }
     }
     try {
       meta = await this.store.updateMeta(table, {
@@ -242,19 +249,22 @@ export class Transactions {
       return { ...base, ok: t.state === 'validated', count: t.count ?? t.sent, diff: t.diff };
     }
     let problem: string | undefined;
-    let result: { count: number; diff: Diff } | undefined;
+    let result: Comparison | undefined;
     if (total !== t.sent + t.errors) {
       problem = `the client sent ${total} entries but ${t.sent + t.errors} arrived`;
     } else if (t.errors === 0) {
-      result = await diffGenerations(this.store, table, t.base, t.shadow);
+      const maxChanges = Math.min(this.limits.maxChangeLog, Math.max(1000, Math.floor((t.baseCount ?? 0) / 4)));
+      result = await diffGenerations(this.store, table, t.base, t.shadow, maxChanges);
       if (result.count !== t.sent) problem = `${t.sent} entries were sent but the shadow generation holds ${result.count}: keys repeat across batches`;
+      // Written before the state says validated: a validation that dies half-way is run again, log included.
+      else if (result.changes && t.base !== undefined) await this.store.writeChanges(table, t.shadow, t.base, result.changes);
     }
     const ok = problem === undefined && t.errors === 0;
     const values: Record<string, string | number> = { state: ok ? 'validated' : 'invalid', lease: this.now() + this.limits.leaseMs };
     let update = 'SET #txnState = :state, #txnLease = :lease';
     if (result) {
-      update += ', #txnCount = :count, #txnAdded = :added, #txnRemoved = :removed, #txnChanged = :changed';
-      Object.assign(values, { count: result.count, ...result.diff });
+      update += ', #txnCount = :count, #txnDigest = :digest, #txnAdded = :added, #txnRemoved = :removed, #txnChanged = :changed';
+      Object.assign(values, { count: result.count, digest: result.digest, ...result.diff });
     }
     await this.step(table, t, { update, values, states: ['open'] });
     return { ...base, ok, count: result?.count ?? t.sent, diff: result?.diff, ...(problem !== undefined && { problem }) };
@@ -276,8 +286,10 @@ export class Transactions {
     const now = this.now();
     const after = await this.step(table, t, {
       update:
-        'SET #gen = :shadow, #epoch = #epoch + :step, #txnEpoch = #txnEpoch + :step, #count = :count, #service = :service, #updated = :updated, #updatedBy = :by, #txnState = :applied, #txnLease = :lease',
+        'SET #gen = :shadow, #epoch = #epoch + :step, #txnEpoch = #txnEpoch + :step, #count = :count, #service = :service, #updated = :updated, #updatedBy = :by, #txnState = :applied, #txnLease = :lease' +
+        (t.digest !== undefined ? ', #digest = :digest' : ' REMOVE #digest'),
       values: {
+        ...(t.digest !== undefined && { digest: t.digest }),
         shadow: t.shadow,
         step: EPOCH_STEP.apply,
         count: t.count ?? t.sent,
@@ -314,7 +326,9 @@ export class Transactions {
       else remove.push(M.prevCount);
       if (t.baseService !== undefined) (set.push('#prevService = :prevService'), (values.prevService = t.baseService));
       else remove.push(M.prevService);
-    } else remove.push(M.prev, M.prevUntil, M.prevCount, M.prevService);
+      if (t.baseDigest !== undefined) (set.push('#prevDigest = :prevDigest'), (values.prevDigest = t.baseDigest));
+      else remove.push(M.prevDigest);
+    } else remove.push(M.prev, M.prevUntil, M.prevCount, M.prevService, M.prevDigest);
     const after = await this.step(table, t, {
       update: `SET ${set.join(', ')} REMOVE ${remove.map((a) => `#${a}`).join(', ')}`,
       values,
@@ -353,6 +367,7 @@ export class Transactions {
     const remove: string[] = [];
     swap(set, remove, values, M.count, p.count, M.prevCount, meta.count);
     swap(set, remove, values, M.service, p.service, M.prevService, meta.service);
+    swap(set, remove, values, M.digest, p.digest, M.prevDigest, meta.digest);
     let after: MetaRecord;
     try {
       after = await this.store.updateMeta(table, {
@@ -443,6 +458,8 @@ export class Transactions {
       if (t.baseCount !== undefined) (set.push('#count = :baseCount'), (values.baseCount = t.baseCount));
       else remove.push(M.count);
       if (t.baseService !== undefined) (set.push('#service = :baseService'), (values.baseService = t.baseService));
+      if (t.baseDigest !== undefined) (set.push('#digest = :baseDigest'), (values.baseDigest = t.baseDigest));
+      else remove.push(M.digest);
       condition += ' AND #epoch = #txnEpoch';
     }
     try {

@@ -27,6 +27,8 @@ export interface CallTiming {
   ms: number;
   /** From the start of the call to the response's status line, when one came. */
   statusMs?: number;
+  /** Bytes of the answer's body read, when one was. */
+  bytes?: number;
 }
 
 export class Endpoint {

@@ -43,8 +43,9 @@ const MIN_ECHO = 4;
 export async function signedCall<T>(endpoint: Endpoint, call: SignedCall<T>): Promise<T> {
   const started = performance.now();
   let statusMs: number | undefined;
+  let bytes: number | undefined;
   const done = (outcome: 'ok' | CallFailure): void =>
-    endpoint.report({ endpoint, path: call.path, outcome, ms: performance.now() - started, ...(statusMs !== undefined && { statusMs }) });
+    endpoint.report({ endpoint, path: call.path, outcome, ms: performance.now() - started, ...(statusMs !== undefined && { statusMs }), ...(bytes !== undefined && { bytes }) });
   const prefix = call.label ? `${call.label}: ` : '';
   const fail = (code: CallFailure, message: string, status?: number, functionCode?: string): CallError => {
     done(code);
@@ -81,6 +82,7 @@ export async function signedCall<T>(endpoint: Endpoint, call: SignedCall<T>): Pr
   let text: string;
   try {
     text = await readLimited(res.body, status === 200 ? call.maxResponseBytes : ERROR_BODY_BYTES, status === 200);
+    bytes = Buffer.byteLength(text);
   } catch (err) {
     if (err instanceof TooLarge) throw fail('bad-response', `HTTP ${status}: the answer is larger than ${call.maxResponseBytes} bytes`, status);
     throw stopped(err);

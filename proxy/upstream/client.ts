@@ -4,12 +4,16 @@
 // CallError: the resolver turns it into `error`, never into "not found".
 
 import {
+  CHANGES_PATH,
   CONTRACT_VERSION,
   ENTRIES_PATH,
   LOOKUP_PATH,
   PATTERNS_PATH,
+  parseChangesResponse,
   parseListResponse,
   parseLookupResponse,
+  type ChangesRequest,
+  type ChangesResponse,
   type ListRequest,
   type ListResponse,
   type LookupQuery,
@@ -34,6 +38,8 @@ export interface Upstream {
 
 export class HttpUpstream implements Upstream {
   readonly endpoint: Endpoint;
+  /** Bytes of answer bodies received (what replica transfers cost on the wire). */
+  bytesReceived = 0;
 
   constructor(
     private readonly config: UpstreamConfig,
@@ -46,6 +52,7 @@ export class HttpUpstream implements Upstream {
       keepAliveMs: config.keepAliveMs,
       connectTimeoutMs: Math.min(config.deadlineMs, 10_000),
     });
+    this.endpoint.onCall((t) => (this.bytesReceived += t.bytes ?? 0));
   }
 
   lookup(table: string, queries: LookupQuery[], timeoutMs: number, signal?: AbortSignal): Promise<LookupResponse> {
@@ -53,9 +60,16 @@ export class HttpUpstream implements Upstream {
     return this.call(LOOKUP_PATH, request, queries.map((q) => q.key), timeoutMs, signal, (json) => parseLookupResponse(json, table, queries.length));
   }
 
-  list(what: Listing, table: string, after: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<ListResponse> {
-    const request: ListRequest = { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }) };
+  /** `generation`: a page of that generation while the function keeps it (else HTTP 410 `gone`), not of the active one. */
+  list(what: Listing, table: string, after: string | undefined, timeoutMs: number, signal?: AbortSignal, generation?: number): Promise<ListResponse> {
+    const request: ListRequest = { v: CONTRACT_VERSION, table, ...(after !== undefined && { after }), ...(generation !== undefined && { generation }) };
     return this.call(what === 'entries' ? ENTRIES_PATH : PATTERNS_PATH, request, after !== undefined ? [after] : [], timeoutMs, signal, (json) => parseListResponse(json, table));
+  }
+
+  /** One page of the changes from generation `from` to the active one (`to`: pinned, for the pages after the first); HTTP 410 `gone` when none are kept. */
+  changes(table: string, from: number, to: number | undefined, after: string | undefined, timeoutMs: number): Promise<ChangesResponse> {
+    const request: ChangesRequest = { v: CONTRACT_VERSION, table, from, ...(to !== undefined && { to }), ...(after !== undefined && { after }) };
+    return this.call(CHANGES_PATH, request, after !== undefined ? [after] : [], timeoutMs, undefined, (json) => parseChangesResponse(json, table, from));
   }
 
   private call<T>(path: string, request: unknown, secrets: string[], timeoutMs: number, signal: AbortSignal | undefined, parse: (json: unknown) => T): Promise<T> {

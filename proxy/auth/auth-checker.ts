@@ -18,7 +18,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { valueError } from '../../common/smtpd/index.js';
 import type { Logger } from '../log.js';
-import type { Answer } from '../resolver/answer.js';
+import type { Answer, Source } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { withDeadline } from '../tables/pattern-table.js';
 import { costOf, DEFAULT_COST, dummyHash, verifyPassword } from './password-hash.js';
@@ -109,6 +109,6 @@ export class AuthChecker {
   }
 }
 
-function answer(ok: boolean, source: 'cache' | 'upstream' | 'stale'): Answer {
+function answer(ok: boolean, source: Source): Answer {
   return ok ? { kind: 'found', value: 'ok', source } : { kind: 'not-found', source };
 }

@@ -136,6 +136,18 @@ export const services: Kind<Service[]> = {
   show: (raw) => (Array.isArray(raw) ? raw.join(', ') : String(raw)),
 };
 
+/** `replica.tables`: `auto`, `none`, or a list of table names. */
+export const replicaTables: Kind<'auto' | 'none' | string[]> = {
+  describe: '`auto`, `none`, or list of table names',
+  parse(raw, name) {
+    if (raw === 'auto' || raw === 'none') return raw;
+    if (!Array.isArray(raw)) throw new ConfigError(`${name} must be "auto", "none" or a list of table names`);
+    return raw.map((x, i) => tableName.parse(x, `${name}[${i}]`));
+  },
+  fromText: (t) => (t === 'auto' || t === 'none' ? t : t.split(',').map((s) => s.trim())),
+  show: (raw) => (Array.isArray(raw) ? raw.join(', ') : String(raw)),
+};
+
 export const listenAddress: Kind<string> = {
   describe: '`inet:HOST:PORT` (IPv6 host in brackets) or `unix:PATH`',
   parse(raw, name) {

@@ -20,7 +20,7 @@ import { servicesWhere } from '../../common/smtpd/services.js';
 import { DEFAULT_LISTEN } from '../addresses/listen-address.js';
 import { DIALECTS, LOG_LEVELS, MISSING_TABLE_ANSWERS, NOT_FOUND_CODES, UNKNOWN_MAP_ANSWERS } from './choices.js';
 import { key, list, named, optionalKey, section } from './define.js';
-import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapName, metricsAddress, oneOf, origin, seconds, service, services, tableName, text } from './kinds.js';
+import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapName, metricsAddress, oneOf, origin, replicaTables, seconds, service, services, tableName, text } from './kinds.js';
 
 export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8787';
 
@@ -60,6 +60,7 @@ export const SCHEMA = section('', {
     tableName,
     section('', {
       staleMs: optionalKey('stale_s', seconds(0, 31_536_000), { defaultDoc: '`cache.stale_s`', doc: '`cache.stale_s` for one table (credentials are never served stale)' }),
+      replica: optionalKey('replica', boolean, { defaultDoc: '`replica.tables`', doc: 'whether this table is answered from a local replica (see [Replicas](#replicas))' }),
     }),
   ),
   smtpd: section('smtpd', {
@@ -141,6 +142,12 @@ export const SCHEMA = section('', {
     url: key('url', origin, { default: DEFAULT_UPSTREAM_URL, doc: 'the admin Function URL (`cloudtable load`, `show`, `rollback`, `status`)', flag: '--admin' }),
     region: key('region', text, { defaultFrom: 'upstream.region', doc: 'region of its SigV4 signature' }),
     timeoutMs: key('timeout_ms', integer(1000, 3_600_000, 'ms'), { default: 120_000, doc: 'longest wait for one admin request' }),
+  }),
+  replica: section('replica', {
+    dir: optionalKey('dir', text, { defaultDoc: '`/var/lib/cloudtable` (or `$CLOUDTABLE_REPLICA_DIR`)', doc: "the host's replica store, shared by every cloudtable process of the host" }),
+    tables: optionalKey('tables', replicaTables, { defaultDoc: '`auto` (or `$CLOUDTABLE_REPLICA_TABLES`)', doc: 'tables answered from a local replica: `auto` (those of at most `max_entries`), `none`, or a list' }),
+    maxEntries: key('max_entries', integer(0, 100_000_000), { default: 1_000_000, doc: 'with `tables = "auto"`, larger tables keep the cache path' }),
+    expireMs: key('expire_s', seconds(1, 31_536_000), { default: 604_800, doc: 'a replica the function has not confirmed for this long answers error (TEMP) until it does' }),
   }),
   metrics: section('metrics', {
     listen: optionalKey('listen', metricsAddress, { defaultDoc: 'off', doc: 'the Prometheus endpoint; a bare port listens on 127.0.0.1', flag: '--metrics' }),

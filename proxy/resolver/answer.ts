@@ -1,5 +1,5 @@
 /** Where an answer came from: the cache, the function just now, or a stale cache entry while the function failed. */
-export type Source = 'cache' | 'upstream' | 'stale';
+export type Source = 'cache' | 'upstream' | 'stale' | 'replica';
 
 /**
  * What the resolver tells a front end. It never rejects and never turns a

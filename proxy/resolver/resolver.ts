@@ -16,6 +16,14 @@ import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 
 /** Times a miss is asked again when its answer comes from a generation older than the newest known. */
 const OLDER_ANSWER_RETRIES = 2;
+/**
+ * Tables answered on this host without the function (proxy/replica/): every
+ * key, synchronously, or undefined when not. A table answered from there has
+ * its sets from there too (EntrySets), all of one generation.
+ */
+export interface LocalTables {
+  answer(table: string, service: Service, key: string): Answer | undefined;
+}
 
 
 type Outcome = { ok: BatchResult } | { failure: string; timeout: boolean; unknownTable: boolean; denied?: true };
@@ -56,6 +64,7 @@ export class Resolver {
   private readonly missingTableLog = new LogBudget(3, 10_000);
   private readonly poller: Timer;
   private lastTable: string | undefined;
+  private local: LocalTables | undefined;
 
   constructor(
     private readonly config: Config,
@@ -136,6 +145,10 @@ export class Resolver {
    * generation, confirmed by the function within max_staleness, or undefined.
    */
   lookupCached(table: string, service: Service, key: string): Answer | undefined {
+    if (this.local !== undefined) {
+      const a = this.local.answer(table, service, key);
+      if (a !== undefined) return a;
+    }
     const entry = this.cache.get(cacheKey(table, service, key));
     if (entry === undefined) return undefined;
     const now = this.clock.now();
@@ -196,6 +209,11 @@ export class Resolver {
 
   generation(table: string): number | undefined {
     return this.handles.get(table)?.generation.generation;
+  }
+
+  /** Answers tables from `local` whenever it can, before the cache and the function. */
+  answerLocally(local: LocalTables): void {
+    this.local = local;
   }
 
   /** Every table answered for so far, with the newest generation seen. */

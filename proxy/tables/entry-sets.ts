@@ -58,10 +58,16 @@ export interface EntrySetOptions {
   maxEntries: number;
 }
 
+/** Sets of tables held on this host (proxy/replica/), of the generation answered from there. */
+export interface LocalSets {
+  set(table: string, what: Listing): EntrySet | undefined;
+}
+
 /** Fetches and revalidates the sets each table handle holds (TableHandle.sets). */
 export class EntrySets {
   /** Listings under way, one per table and kind: concurrent callers share it. */
   private readonly loading = new Map<string, Promise<EntrySet>>();
+  private local: LocalSets | undefined;
 
   constructor(
     private readonly resolver: Resolver,
@@ -71,6 +77,8 @@ export class EntrySets {
 
   /** The set, when it is known to be of the table's current generation and was checked within the TTL. */
   current(table: string, what: Listing): EntrySet | undefined {
+    const local = this.local?.set(table, what);
+    if (local !== undefined) return local;
     const h = this.resolver.handles.get(table);
     const set = h?.sets.get(what);
     if (set === undefined || !h!.serves(set.generation) || this.resolver.clock.now() - set.checkedAt > this.options.ttlMs) return undefined;
@@ -92,6 +100,11 @@ export class EntrySets {
 
   clear(): void {
     for (const h of this.resolver.handles) h.sets.clear();
+  }
+
+  /** Takes sets from `local` whenever it has them (a table answered from its replica has every set from there). */
+  answerLocally(local: LocalSets): void {
+    this.local = local;
   }
 
   private async load(table: string, what: Listing): Promise<EntrySet> {

@@ -29,7 +29,8 @@ export class PatternTable {
       const hits: Answer[] = [];
       for (const c of candidates) {
         const a = this.resolver.lookupCached(table, service, c);
-        if (!a) break;
+        // An error (an expired replica) is no match: the slow path answers it.
+        if (!a || a.kind === 'error') break;
         hits.push(a);
       }
       if (hits.length === candidates.length) return this.combine(set, matcher, key, candidates, hits, 'cache');

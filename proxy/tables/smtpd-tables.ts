@@ -28,8 +28,8 @@ export interface SmtpdTablesOptions {
   subaddressDelimiter: string;
   /** Answers `auth` checks (key `user:password`) on this host. */
   auth: (table: string, key: string) => Answer | Promise<Answer>;
-  /** Drops what else is cached on smtpd `update`. */
-  onUpdate: () => void;
+  /** Drops what else is cached on smtpd `update`, and brings the table's replica up to date. */
+  onUpdate: (table: string) => void | Promise<void>;
 }
 
 export class SmtpdTables implements TableService {
@@ -68,7 +68,7 @@ export class SmtpdTables implements TableService {
   async update(table: string): Promise<void> {
     await this.o.resolver.update(table);
     this.o.sets.clear();
-    this.o.onUpdate();
+    await this.o.onUpdate(table);
   }
 
   private match(table: string, service: Service, key: string): Answer | Promise<Answer> {

@@ -9,6 +9,8 @@ import { RequestSigner } from '../../proxy/http/signer.js';
 
 // The SDK warns once per process under Node 20; the Lambda runtime is 22.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// In-process runtimes of tests use the cache path unless a test configures replicas.
+process.env.CLOUDTABLE_REPLICA_TABLES ??= 'none';
 
 export const TEST_CREDENTIALS: LocalCredentials = { accessKeyId: 'AKIDCLOUDTABLETEST', secretAccessKey: 'cloudtable-test-secret' };
 
@@ -19,6 +21,8 @@ export const TEST_ENV: NodeJS.ProcessEnv = {
   AWS_SESSION_TOKEN: '',
   AWS_PROFILE: '',
   AWS_REGION: 'us-east-1',
+  // Tests of the cache path; the replica tests configure replicas (and a directory of their own) explicitly.
+  CLOUDTABLE_REPLICA_TABLES: 'none',
 };
 
 export type Tables = Record<string, Array<readonly [string, string]>>;

@@ -1,0 +1,322 @@
+// The replicas of one process: which tables are answered from the host's
+// replica store, the synchronous answers themselves, and the upkeep — the
+// generation checked every half of cache.max_staleness (skipped when another
+// process of the host confirmed it lately), a new generation transferred at
+// once (one process at a time, under the store's lease), verification at
+// first use, and expiry: a replica the function has not confirmed for
+// replica.expire_s answers error (smtpd `error`, socketmap TEMP) until the
+// function confirms it again; it is never served stale forever, and it does
+// not fall back on answers the cache may still hold.
+
+import type { Service } from '../../common/contract/lookup.js';
+import type { Config, ReplicaTables } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Answer } from '../resolver/answer.js';
+import type { ResolverObserver } from '../resolver/observer.js';
+import { compareBytes, foldKey } from '../../common/smtpd/index.js';
+import { EntrySet, type Entry } from '../tables/entry-sets.js';
+import type { Listing } from '../upstream/client.js';
+import { ReplicaStore, type Slot } from './store.js';
+import { fullSync, incrementalSync, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
+
+/** Where replicas live when replica.dir is not set. */
+export const DEFAULT_REPLICA_DIR = '/var/lib/cloudtable';
+
+/**
+ * replica.dir and replica.tables with their defaults: the environment
+ * (CLOUDTABLE_REPLICA_DIR, CLOUDTABLE_REPLICA_TABLES: `auto`, `none` or
+ * names separated by commas) when the file says nothing, so `npm start` and
+ * test suites can keep their own.
+ */
+export function replicaSettings(config: Config): { dir: string; tables: ReplicaTables; any: boolean } {
+  const env = process.env.CLOUDTABLE_REPLICA_TABLES;
+  const fromEnv: ReplicaTables | undefined = env === undefined || env === '' ? undefined : env === 'auto' || env === 'none' ? env : env.split(',').map((t) => t.trim());
+  const tables = config.replica.tables ?? fromEnv ?? 'auto';
+  const dir = config.replica.dir ?? (process.env.CLOUDTABLE_REPLICA_DIR || DEFAULT_REPLICA_DIR);
+  const any = tables !== 'none' || Object.values(config.tables).some((t) => t.replica === true);
+  return { dir, tables, any };
+}
+
+/** How long a syncing process holds a table without renewing. */
+const LEASE_MS = 30_000;
+const EXPIRED = Symbol('expired');
+/** Share of expire_s after which an unconfirmed replica is logged as nearing expiry. */
+const NEAR_EXPIRY = 0.75;
+
+/** What asks the function for a table's generation (the resolver, so its answer counts for the breaker too). */
+export type GenerationCheck = (table: string) => Promise<{ generation: number; epoch?: number; count?: number; digest?: string }>;
+
+interface TableState {
+  table: string;
+  /** Configured or judged (auto) to be replicated in this process. */
+  wanted: boolean;
+  /** Checked count and digest against the stored entries in this process. */
+  verified: boolean;
+  /** When the function last confirmed the replica's generation, as the store says. */
+  confirmedAt: number;
+  checking: boolean;
+  sets: Map<Listing, { id: string; set: EntrySet | undefined }>;
+  nearExpiryLogged: boolean;
+  expiredLogged: boolean;
+}
+
+export interface ReplicaStatus {
+  table: string;
+  mode: 'replica' | 'cache';
+  generation?: number;
+  epoch?: number;
+  entries?: number;
+  /** Seconds since the function last confirmed the generation. */
+  confirmedAgeS?: number;
+  expired?: boolean;
+  bytesOnDisk?: number;
+  verified: boolean;
+  lastSync?: SyncResult | { kind: string; entries: number; ms: number; bytes: number; at: number };
+  syncing?: boolean;
+}
+
+export class Replicas {
+  readonly store: ReplicaStore;
+  private readonly states = new Map<string, TableState>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  private readonly tables: ReplicaTables;
+
+  constructor(
+    private readonly config: Config,
+    private readonly source: TransferSource,
+    private readonly check: GenerationCheck,
+    private readonly log: Logger,
+    private readonly observer?: ResolverObserver,
+    /** Largest pattern or entry set held in memory per table generation. */
+    private readonly maxSetEntries = 100_000,
+  ) {
+    const settings = replicaSettings(config);
+    this.tables = settings.tables;
+    this.store = new ReplicaStore(settings.dir);
+    const listed = Array.isArray(settings.tables) ? settings.tables : [];
+    const overrides = Object.entries(config.tables).filter(([, t]) => t.replica === true).map(([n]) => n);
+    for (const table of new Set([...this.store.replicatedTables(), ...listed, ...overrides])) this.state(table);
+    this.timer = setInterval(() => this.tick(), Math.max(50, Math.min(1000, Math.floor(config.cache.maxStalenessMs / 4))));
+    this.timer.unref();
+    this.tick();
+  }
+
+  /**
+   * The hit path: the answer from the replica, synchronously, or undefined
+   * when the table is not served from one here (not replicated, not yet
+   * verified, expired). `key` is folded, as for the function.
+   */
+  answer(table: string, service: Service, key: string): Answer | undefined {
+    const p = this.serving(table);
+    if (p === undefined) return undefined;
+    if (p === EXPIRED) {
+      this.observer?.answered(table, service, 'error');
+      return { kind: 'error', reason: 'the replica of this table expired: the function has not confirmed it within replica.expire_s', timeout: false };
+    }
+    const value = this.store.get(table, p.slot, key);
+    if (value === undefined) {
+      this.observer?.answered(table, service, 'negative');
+      return { kind: 'not-found', source: 'replica' };
+    }
+    this.observer?.answered(table, service, 'hit');
+    return { kind: 'found', value, source: 'replica' };
+  }
+
+  /** The pattern set or the whole listing of the served generation, built once per generation from the store. */
+  set(table: string, what: Listing): EntrySet | undefined {
+    const p = this.serving(table);
+    // An expired replica has no set: matching then asks for its exact keys, which answer error.
+    if (p === undefined || p === EXPIRED) return undefined;
+    const st = this.states.get(table)!;
+    const id = `${p.slot} ${p.generation}`;
+    const held = st.sets.get(what);
+    if (held?.id === id) return held.set;
+    const byKey = new Map<string, string>();
+    let set: EntrySet | undefined;
+    const source = what === 'patterns' ? this.store.patterns(table, p.slot) : this.store.entries(table, p.slot);
+    for (const [k, v] of source) {
+      byKey.set(foldKey(k), v);
+      if (byKey.size > this.maxSetEntries) break;
+    }
+    if (byKey.size <= this.maxSetEntries) {
+      const entries: Entry[] = [...byKey].map(([key, value]) => ({ key, value })).sort((a, b) => compareBytes(a.key, b.key));
+      set = new EntrySet(p.generation, entries, Date.now());
+    } else {
+      // Matching would need a set from the function, of its own generation: the whole table goes through the cache then, so no answer mixes two.
+      st.wanted = false;
+      this.log.warn({ table, what, max: this.maxSetEntries }, `table has too many ${what} to match locally: served through the cache`);
+    }
+    st.sets.set(what, { id, set });
+    return set;
+  }
+
+  /** smtpd `update`: the replica verified again, and the generation checked (and transferred) now. */
+  async update(table: string): Promise<void> {
+    const st = this.states.get(table);
+    if (!st) return;
+    st.verified = false;
+    this.verify(st);
+    await this.refresh(st);
+  }
+
+  status(): ReplicaStatus[] {
+    const now = Date.now();
+    return [...this.states.values()].map((st) => {
+      const rec = st.wanted ? this.store.record(st.table) : undefined;
+      const p = this.serving(st.table);
+      const serving = p !== undefined && p !== EXPIRED;
+      if (!rec) return { table: st.table, mode: 'cache', verified: false, syncing: st.checking };
+      return {
+        table: st.table,
+        mode: serving ? 'replica' : 'cache',
+        generation: rec.generation,
+        ...(rec.epoch !== undefined && { epoch: rec.epoch }),
+        entries: rec.count,
+        confirmedAgeS: Math.max(0, (now - st.confirmedAt) / 1000),
+        expired: now - st.confirmedAt > this.config.replica.expireMs,
+        bytesOnDisk: this.store.tableBytes(st.table, rec.slot),
+        verified: st.verified,
+        lastSync: rec.lastSync,
+        syncing: st.checking,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.store.close();
+  }
+
+  /** The pointer to answer from, when this table is served from its replica now; EXPIRED when it would be but is too old. */
+  private serving(table: string): { slot: Slot; generation: number } | typeof EXPIRED | undefined {
+    const st = this.states.get(table) ?? this.state(table);
+    if (!st.wanted) return undefined;
+    const p = this.store.pointer(table);
+    if (p === undefined) return undefined;
+    if (!st.verified && !this.verify(st)) return undefined;
+    if (Date.now() - st.confirmedAt > this.config.replica.expireMs) return EXPIRED;
+    return p;
+  }
+
+  private state(table: string): TableState {
+    let st = this.states.get(table);
+    if (st) return st;
+    const override = this.config.tables[table]?.replica;
+    const mode = this.tables;
+    const wanted = override ?? (mode === 'auto' || (Array.isArray(mode) && mode.includes(table)));
+    st = { table, wanted, verified: false, confirmedAt: this.store.confirmedAt(table) ?? 0, checking: false, sets: new Map(), nearExpiryLogged: false, expiredLogged: false };
+    this.states.set(table, st);
+    // A table first seen in a lookup is checked (and transferred) at once.
+    if (wanted && !this.closed) queueMicrotask(() => void this.refresh(st));
+    return st;
+  }
+
+  /**
+   * Recomputes the stored generation's count and digest; a replica that
+   * does not match is never served: it is dropped (for every process) and
+   * transferred again.
+   */
+  private verify(st: TableState): boolean {
+    const rec = this.store.record(st.table);
+    if (!rec) return false;
+    const started = performance.now();
+    const v = verifyStored(this.store, st.table, rec);
+    if (v.ok) {
+      st.verified = true;
+      this.log.info({ table: st.table, generation: rec.generation, entries: rec.count, ms: Math.round(performance.now() - started) }, 'replica verified');
+      return true;
+    }
+    this.log.error({ table: st.table, generation: rec.generation, reason: v.reason }, 'replica failed verification: not served, transferring it again');
+    if (this.store.record(st.table)?.digest === rec.digest) this.store.drop(st.table);
+    st.sets.clear();
+    if (!this.closed) queueMicrotask(() => void this.refresh(st));
+    return false;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const half = this.config.cache.maxStalenessMs / 2;
+    for (const st of this.states.values()) {
+      if (!st.wanted) continue;
+      st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(st.table) ?? 0);
+      this.watchExpiry(st, now);
+      if (now - st.confirmedAt >= half && !st.checking) void this.refresh(st);
+    }
+  }
+
+  private watchExpiry(st: TableState, now: number): void {
+    if (!this.store.pointer(st.table)) return;
+    const age = now - st.confirmedAt;
+    const expire = this.config.replica.expireMs;
+    if (age > expire) {
+      if (!st.expiredLogged) this.log.error({ table: st.table, unconfirmedS: Math.round(age / 1000) }, 'replica expired: the function has not confirmed it within replica.expire_s; not served until it does');
+      st.expiredLogged = true;
+    } else if (age > expire * NEAR_EXPIRY) {
+      if (!st.nearExpiryLogged) this.log.warn({ table: st.table, unconfirmedS: Math.round(age / 1000), expiresInS: Math.round((expire - age) / 1000) }, 'replica nearing expiry: the function has not confirmed it lately');
+      st.nearExpiryLogged = true;
+    } else {
+      if (st.expiredLogged || st.nearExpiryLogged) this.log.info({ table: st.table }, 'replica confirmed again');
+      st.nearExpiryLogged = st.expiredLogged = false;
+    }
+  }
+
+  /** Asks the function for the generation; confirms the replica, or transfers the new one. */
+  private async refresh(st: TableState): Promise<void> {
+    if (st.checking || this.closed) return;
+    st.checking = true;
+    try {
+      const sentAt = Date.now();
+      const active = await this.check(st.table);
+      const rec = this.store.record(st.table);
+      if (this.tables === 'auto' && this.config.tables[st.table]?.replica === undefined && (active.count ?? Infinity) > this.config.replica.maxEntries) {
+        st.wanted = false;
+        this.log.info({ table: st.table, entries: active.count }, 'table larger than replica.max_entries (or without a count): served through the cache');
+        return;
+      }
+      if (rec && rec.generation === active.generation && rec.digest === active.digest) {
+        await this.store.confirm(st.table, sentAt);
+        st.confirmedAt = Math.max(st.confirmedAt, sentAt);
+        return;
+      }
+      await this.sync(st, active.generation);
+    } catch (err) {
+      // Logged by the resolver when the function failed; a transfer's own failure is logged here.
+      if (!(err instanceof Error && err.name === 'UpstreamError') && !(err instanceof Error && /circuit open/.test(err.message))) {
+        this.log.warn({ table: st.table, err: (err as Error).message }, 'replica sync failed; the replica in use (if any) is still served');
+      }
+    } finally {
+      st.checking = false;
+    }
+  }
+
+  private async sync(st: TableState, generation: number): Promise<void> {
+    const table = st.table;
+    if (!this.store.takeLease(table, LEASE_MS)) return; // another process of this host is at it
+    try {
+      const o = { timeoutMs: this.config.upstream.deadlineMs, leaseMs: LEASE_MS };
+      const rec = this.store.record(table);
+      // Another process may have finished the same transfer while this one waited for the lease.
+      if (rec?.generation === generation) return;
+      let result: SyncResult | undefined;
+      if (rec && this.store.pointer(table)) {
+        try {
+          result = await incrementalSync(this.store, this.source, table, rec, o);
+        } catch (err) {
+          if (err instanceof Error && err.name === 'VerifyError') this.log.error({ table, reason: err.message }, 'incremental transfer failed verification: transferring the table whole');
+          else throw err;
+        }
+      }
+      result ??= await fullSync(this.store, this.source, table, o);
+      st.verified = true;
+      st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(table) ?? 0);
+      this.log.info({ table, ...result, ms: Math.round(result.ms) }, 'replica synced');
+    } catch (err) {
+      if (err instanceof LeaseLost) return;
+      throw err;
+    } finally {
+      this.store.releaseLease(table);
+    }
+  }
+}

@@ -280,7 +280,7 @@ export class Replicas {
         st.confirmedAt = Math.max(st.confirmedAt, sentAt);
         return;
       }
-      await this.sync(st, active.generation);
+      await this.sync(st, active);
     } catch (err) {
       // Logged by the resolver when the function failed; a transfer's own failure is logged here.
       if (!(err instanceof Error && err.name === 'UpstreamError') && !(err instanceof Error && /circuit open/.test(err.message))) {
@@ -291,14 +291,14 @@ export class Replicas {
     }
   }
 
-  private async sync(st: TableState, generation: number): Promise<void> {
+  private async sync(st: TableState, active: { generation: number; digest?: string }): Promise<void> {
     const table = st.table;
     if (!this.store.takeLease(table, LEASE_MS)) return; // another process of this host is at it
     try {
       const o = { timeoutMs: this.config.upstream.deadlineMs, leaseMs: LEASE_MS };
       const rec = this.store.record(table);
       // Another process may have finished the same transfer while this one waited for the lease.
-      if (rec?.generation === generation) return;
+      if (rec?.generation === active.generation && rec.digest === active.digest) return;
       let result: SyncResult | undefined;
       if (rec && this.store.pointer(table)) {
         try {

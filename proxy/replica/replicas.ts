@@ -196,7 +196,11 @@ export class Replicas {
     const p = this.store.pointer(table);
     if (p === undefined) return undefined;
     if (!st.verified && !this.verify(st)) return undefined;
-    if (Date.now() - st.confirmedAt > this.config.replica.expireMs) return EXPIRED;
+    if (Date.now() - st.confirmedAt > this.config.replica.expireMs) {
+      // Another process may have confirmed it (or transferred it) since this one last looked.
+      st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(table) ?? 0);
+      if (Date.now() - st.confirmedAt > this.config.replica.expireMs) return EXPIRED;
+    }
     return p;
   }
 

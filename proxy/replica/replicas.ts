@@ -15,6 +15,7 @@ import type { Answer } from '../resolver/answer.js';
 import type { ResolverObserver } from '../resolver/observer.js';
 import { compareBytes, foldKey } from '../../common/smtpd/index.js';
 import { EntrySet, type Entry } from '../tables/entry-sets.js';
+import { CallError } from '../http/call-error.js';
 import type { Listing } from '../upstream/client.js';
 import { ReplicaStore, type Slot } from './store.js';
 import { fullSync, incrementalSync, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
@@ -287,7 +288,7 @@ export class Replicas {
       await this.sync(st, active);
     } catch (err) {
       // Logged by the resolver when the function failed; a transfer's own failure is logged here.
-      if (!(err instanceof Error && err.name === 'UpstreamError') && !(err instanceof Error && /circuit open/.test(err.message))) {
+      if (!(err instanceof CallError) && !(err instanceof Error && /circuit open/.test(err.message))) {
         this.log.warn({ table: st.table, err: (err as Error).message }, 'replica sync failed; the replica in use (if any) is still served');
       }
     } finally {

@@ -36,10 +36,10 @@ const MAX_AUTH_VERDICTS = 10_000;
 export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider, metrics?: ProxyMetrics): Runtime {
   const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
   const resolver = new Resolver(config, upstream, log, metrics);
-  metrics?.watch(resolver, config.upstream.url);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
   const replicas = openReplicas(config, upstream, resolver, log, metrics);
+  metrics?.watch(resolver, config.upstream.url, replicas);
   if (replicas) {
     resolver.answerLocally(replicas);
     sets.answerLocally(replicas);

@@ -3,7 +3,7 @@
 // each table), set against the active generations the admin function reports.
 
 import type { Config } from '../config.js';
-import { fetchMetricsJson, proxyFigures, type ProxyFigures } from '../metrics/figures.js';
+import { fetchMetricsJson, proxyFigures, type ProxyFigures, type ReplicaFigures } from '../metrics/figures.js';
 import { LOOKUP_RESULTS } from '../resolver/observer.js';
 
 /** The metrics endpoints to ask: the --metrics flags, else the configuration's own endpoint. */
@@ -53,8 +53,20 @@ function describeTables(f: ProxyFigures, active: Map<string, number>): string[] 
     const generation =
       t.generation === undefined ? 'no generation seen yet' : `generation ${t.generation}${want === undefined || want === t.generation ? '' : ` (the active one is ${want})`}`;
     const lookups = LOOKUP_RESULTS.map((r) => `${t.lookups[r]} ${r}`).join(', ');
-    return `  ${table}: ${generation}; lookups ${lookups}`;
+    return `  ${table}: ${generation}; lookups ${lookups}${t.replica ? `; ${describeReplica(t.replica, active.get(table))}` : ''}`;
   });
+}
+
+function describeReplica(r: ReplicaFigures, want: number | undefined): string {
+  if (r.mode !== 'replica' && r.generation === undefined) return 'cached (no replica)';
+  const parts = [
+    `${r.mode === 'replica' ? 'replicated' : 'replica not served'}: generation ${r.generation ?? '?'}${want === undefined || want === r.generation ? '' : ` (the active one is ${want})`}`,
+    `${r.entries ?? '?'} entries, ${mib(r.bytes ?? 0)} on disk`,
+    `confirmed ${Math.round(r.confirmedAgeS ?? 0)} s ago${r.expired ? ' (EXPIRED: answering error)' : ''}`,
+    `digest ${r.verified ? 'verified' : 'not verified yet'}`,
+  ];
+  if (r.lastSync) parts.push(`last sync ${r.lastSync.kind}, ${r.lastSync.entries} entries in ${r.lastSync.seconds.toFixed(2)} s, ${r.lastSync.bytes} bytes`);
+  return parts.join(', ');
 }
 
 function mib(bytes: number): string {

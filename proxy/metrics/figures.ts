@@ -4,6 +4,7 @@
 import { request } from 'undici';
 import { LOOKUP_RESULTS, type LookupResult } from '../resolver/observer.js';
 import { METRIC_PREFIX } from './proxy-metrics.js';
+import { REPLICA_PREFIX } from './replica-metrics.js';
 
 /** prom-client's JSON form of a registry. */
 export type MetricsJson = Array<{ name: string; type: string; values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }> }>;
@@ -12,6 +13,19 @@ export interface TableFigures {
   /** The newest generation the proxy has seen; undefined before its first answer from the function. */
   generation?: number;
   lookups: Record<LookupResult, number>;
+  /** The table's local replica, when the proxy keeps one (replica-metrics.ts). */
+  replica?: ReplicaFigures;
+}
+
+export interface ReplicaFigures {
+  mode: string;
+  generation?: number;
+  entries?: number;
+  confirmedAgeS?: number;
+  expired?: boolean;
+  bytes?: number;
+  verified?: boolean;
+  lastSync?: { kind: string; entries: number; seconds: number; bytes: number };
 }
 
 export interface ProxyFigures {
@@ -45,6 +59,27 @@ export function metricValue(json: MetricsJson, name: string, labels: Record<stri
   return sum;
 }
 
+/** The replica gauges, per table. */
+function readReplicas(json: MetricsJson, table: (name: string) => TableFigures): void {
+  const each = (name: string, f: (r: ReplicaFigures, value: number, labels: Record<string, string | number>) => void): void => {
+    for (const v of json.find((x) => x.name === `${REPLICA_PREFIX}${name}`)?.values ?? []) {
+      const t = table(String(v.labels.table));
+      f((t.replica ??= { mode: 'cache' }), v.value, v.labels);
+    }
+  };
+  each('info', (r, _v, l) => (r.mode = String(l.mode)));
+  each('generation', (r, v) => (r.generation = v));
+  each('entries', (r, v) => (r.entries = v));
+  each('confirmed_age_seconds', (r, v) => (r.confirmedAgeS = v));
+  each('expired', (r, v) => (r.expired = v === 1));
+  each('bytes', (r, v) => (r.bytes = v));
+  each('verified', (r, v) => (r.verified = v === 1));
+  const last = (r: ReplicaFigures, l: Record<string, string | number>) => (r.lastSync ??= { kind: String(l.kind), entries: 0, seconds: 0, bytes: 0 });
+  each('last_sync_entries', (r, v, l) => (last(r, l).entries = v));
+  each('last_sync_seconds', (r, v, l) => (last(r, l).seconds = v));
+  each('last_sync_bytes', (r, v, l) => (last(r, l).bytes = v));
+}
+
 export function proxyFigures(json: MetricsJson): ProxyFigures {
   const tables: Record<string, TableFigures> = {};
   const table = (name: string): TableFigures => (tables[name] ??= { lookups: Object.fromEntries(LOOKUP_RESULTS.map((r) => [r, 0])) as Record<LookupResult, number> });
@@ -52,6 +87,7 @@ export function proxyFigures(json: MetricsJson): ProxyFigures {
     table(String(v.labels.table)).lookups[v.labels.result as LookupResult] += v.value;
   }
   for (const v of json.find((x) => x.name === `${METRIC_PREFIX}table_generation`)?.values ?? []) table(String(v.labels.table)).generation = v.value;
+  readReplicas(json, (name) => table(name));
   const requests: Record<string, number> = {};
   for (const v of json.find((x) => x.name === `${METRIC_PREFIX}upstream_requests_total`)?.values ?? []) {
     const o = String(v.labels.outcome);

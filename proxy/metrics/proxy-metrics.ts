@@ -7,6 +7,7 @@ import type { Service } from '../../common/contract/lookup.js';
 import type { LookupResult, RequestOutcome, ResolverObserver } from '../resolver/observer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { LookupTally, MAX_TABLE_LABELS, OTHER_TABLES } from './lookup-tally.js';
+import { registerReplicaMetrics, type ReplicaMetrics, type ReplicaSource } from './replica-metrics.js';
 
 export const METRIC_PREFIX = 'cloudtable_';
 
@@ -20,6 +21,9 @@ export class ProxyMetrics implements ResolverObserver {
   private readonly batchSize: Histogram<'table'>;
   private readonly latency: Histogram<'table' | 'outcome'>;
   private readonly requestsInFlight: Gauge;
+  private replicaSource: ReplicaSource | undefined;
+  /** Transfers of the replicas (replica/replicas.ts reports them). */
+  readonly replicas: ReplicaMetrics;
 
   constructor() {
     const registers = [this.registry];
@@ -130,13 +134,15 @@ export class ProxyMetrics implements ResolverObserver {
         for (const [table, generation] of self.resolver?.tableGenerations() ?? []) this.set({ table: self.label(table) }, generation);
       },
     });
+    this.replicas = registerReplicaMetrics(this.registry, () => self.replicaSource);
     collectDefaultMetrics({ register: this.registry });
   }
 
   /** The resolver whose state the gauges read (it reports to this object as its observer); the newest one after a reload. */
-  watch(resolver: Resolver, upstreamUrl: string): void {
+  watch(resolver: Resolver, upstreamUrl: string, replicas?: ReplicaSource): void {
     this.resolver = resolver;
     this.upstreamUrl = upstreamUrl;
+    this.replicaSource = replicas;
   }
 
   answered(table: string, service: Service, result: LookupResult): void {

@@ -12,7 +12,7 @@ import type { Service } from '../../common/contract/lookup.js';
 import type { Config, ReplicaTables } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
-import type { ResolverObserver } from '../resolver/observer.js';
+import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { compareBytes, foldKey } from '../../common/smtpd/index.js';
 import { EntrySet, type Entry } from '../tables/entry-sets.js';
 import { CallError } from '../http/call-error.js';
@@ -88,7 +88,7 @@ export class Replicas {
     private readonly source: TransferSource,
     private readonly check: GenerationCheck,
     private readonly log: Logger,
-    private readonly observer?: ResolverObserver,
+    private readonly observer?: ProxyMetrics,
     /** Largest pattern or entry set held in memory per table generation. */
     private readonly maxSetEntries = 100_000,
   ) {
@@ -316,6 +316,7 @@ export class Replicas {
       result ??= await fullSync(this.store, this.source, table, o);
       st.verified = true;
       st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(table) ?? 0);
+      this.observer?.replicas.synced(table, result.kind, result.entries, result.bytes);
       this.log.info({ table, ...result, ms: Math.round(result.ms) }, 'replica synced');
     } catch (err) {
       if (err instanceof LeaseLost) return;

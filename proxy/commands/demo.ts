@@ -36,15 +36,17 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
   for (const t of SAMPLE_TABLES) {
     if (t.service !== 'credentials') config.sockmap.maps[t.name] = { table: t.name, service: 'string', foldCase: false, notFound: 'NOTFOUND', allowInet: false };
   }
+  // Replicas of its own: the demo's tables live as long as it does, and never mix with a host's.
+  config.replica.dir ??= process.env.CLOUDTABLE_REPLICA_DIR || mkdtempSync(join(tmpdir(), 'cloudtable-demo-replicas-'));
   const runtime = createRuntime(config, log, () => Promise.resolve(credentials));
   const sockmap = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
   const [listener] = await sockmap.listen(config.sockmap.listen);
 
   const bin = relative(process.cwd(), fileURLToPath(new URL('dist/proxy/bin/cloudtable.js', packageRoot())));
   const env =
-    source === 'generated'
+    (source === 'generated'
       ? `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`
-      : 'AWS_ACCESS_KEY_ID="$CLOUDTABLE_LOCAL_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY"';
+      : 'AWS_ACCESS_KEY_ID="$CLOUDTABLE_LOCAL_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY"') + ` CLOUDTABLE_REPLICA_DIR=${config.replica.dir}`;
   const handshake = 'config|smtpd-version|7.8.0-portable\\nconfig|protocol|0.1\\nconfig|tablename|aliases\\nconfig|ready\\n';
   // Ctrl-C is handled from the moment the commands are printed: someone (or a test) may act on them at once.
   const stopped = untilSignal();
@@ -54,6 +56,7 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
       ``,
       `  function (backend)  ${backend.url}`,
       `  socketmap           ${listener!.name} (Postfix dialect)`,
+      `  replicas            ${config.replica.dir}`,
       `  tables              ${SAMPLE_TABLES.map((t) => `${t.name} (${t.service}, ${t.entries.length})`).join(', ')}`,
       ``,
       `Ask it as OpenSMTPD would, from another terminal:`,

@@ -72,9 +72,10 @@ describe('several processes on one replica store while one syncs and is killed',
 
   after(async () => {
     stop = true;
-    await Promise.allSettled(loops);
+    // Killed first: a loop may be waiting for a process that will never answer.
     for (const p of peers) p.child.kill('SIGKILL');
     sockmap?.child.kill('SIGKILL');
+    await Promise.allSettled(loops);
     await store?.close();
     await backend?.close();
   });

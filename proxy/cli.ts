@@ -1,15 +1,18 @@
 // The one `cloudtable` command line. Each subcommand lives in commands/;
 // this file only declares them.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, LOG_LEVELS } from './config.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS } from './config.js';
+import { exitCodeOf, reportFailure } from './commands/exit-codes.js';
 import { backendCommand, type BackendFlags } from './commands/backend.js';
 import { demoCommand } from './commands/demo.js';
 import { smtpdCommand, type SmtpdFlags } from './commands/smtpd.js';
 import { sockmapCommand, type SockmapFlags } from './commands/sockmap.js';
 import { loadCommand, type LoadFlags } from './commands/load.js';
 import { rollbackCommand } from './commands/rollback.js';
-import { showCommand } from './commands/show.js';
+import { showCommand, type ShowFlags } from './commands/show.js';
+import { HASH_SCHEMES, hashCommand, type HashFlags } from './commands/hash.js';
+import { TABLE_FORMATS } from './load/table-file.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
 import { servicesWhere } from '../common/smtpd/services.js';
@@ -21,10 +24,24 @@ function port(value: string): number {
   return n;
 }
 
+function integer(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('a whole number');
+  return n;
+}
+
+function percent(value: string): number {
+  const n = Number(value.replace(/%$/, ''));
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('a percentage from 0 to 100');
+  return n;
+}
+
 export function buildCli(): Command {
   const program = new Command('cloudtable')
     .description('Mail lookup tables in DynamoDB, served to OpenSMTPD, Postfix and Sendmail by a local caching proxy')
     .showHelpAfterError()
+    // Usage errors throw (CommanderError) instead of exiting 1: main() gives them EX_USAGE.
+    .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 
   program
@@ -76,10 +93,13 @@ export function buildCli(): Command {
     .description('replace a table transactionally from an OpenSMTPD table(5) or Postfix postmap source file')
     .argument('<table>', 'cloud table to replace')
     .argument('<file>', "table file ('-': standard input)")
-    .addOption(new Option('--service <service>', 'service the entries are for (required for a new table)').choices(servicesWhere('declarable')))
-    .addOption(new Option('--format <format>', 'file format').choices(['smtpd', 'postmap']).default('smtpd'))
+    .addOption(new Option('--service <service>', 'service the entries are for (required for a new table); auth: user → password hash, checked, stored as credentials').choices([...servicesWhere('declarable'), 'auth']))
+    .addOption(new Option('--format <format>', 'file format (jsonl: one {"key","value"} JSON object a line, keys exactly as written)').choices(TABLE_FORMATS).default('smtpd'))
     .option('--keep-case', 'do not fold keys to lower case (smtpd and postmap fold them)')
-    .option('--dry-run', 'stop after validation: show what would change, change nothing')
+    .option('--dry-run', 'stop after validation: show what would change (and whether the load would be refused), change nothing')
+    .option('--allow-unhashed', 'with --service auth: load values that are no password hash the proxy can verify')
+    .option('--allow-shrink', 'load even if the table would be emptied or lose more than --max-remove of its entries')
+    .addOption(new Option('--max-remove <percent>', 'refuse a load that removes more than this share of the entries (default: refuse only an empty result)').argParser(percent))
     .option('--confirm-with <keys>', 'look these keys up (comma-separated) through the reader before committing; roll back unless all are found', collect, [])
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL for --confirm-with (overrides upstream.url)')
@@ -88,11 +108,19 @@ export function buildCli(): Command {
 
   program
     .command('show')
-    .description("print a table's active generation in table(5) form")
+    .description("print a table's active generation in a form load reads back: table(5), or JSON Lines when that cannot carry every entry")
     .argument('<table>')
+    .addOption(new Option('--format <format>', 'output format (auto: smtpd if it carries every entry exactly, else jsonl)').choices(['auto', ...TABLE_FORMATS]).default('auto'))
     .addOption(adminOption())
     .addOption(configOption())
-    .action((table: string, flags: AdminFlags) => showCommand(table, flags));
+    .action((table: string, flags: ShowFlags) => showCommand(table, flags));
+
+  program
+    .command('hash')
+    .description('hash a password (read from the terminal or standard input, never the command line) for an auth table: USER HASH lines')
+    .addOption(new Option('--scheme <scheme>', 'bcrypt (OpenBSD smtpctl encrypt) or sha512 (sha512-crypt, glibc)').choices(HASH_SCHEMES).default('bcrypt'))
+    .addOption(new Option('--rounds <n>', 'bcrypt cost (4-15, default 10) or sha512-crypt rounds (1000-500000, default 5000)').argParser(integer))
+    .action((flags: HashFlags) => hashCommand(flags));
 
   program
     .command('rollback')
@@ -130,9 +158,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`cloudtable: ${msg}\n`);
-    process.exit(err instanceof ConfigError ? 78 /* EX_CONFIG */ : 1);
+    // Commander has already said what is wrong with the command line.
+    if (!(err instanceof CommanderError)) reportFailure(undefined, err);
+    process.exit(exitCodeOf(err));
   }
 }
 

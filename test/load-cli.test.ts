@@ -1,6 +1,8 @@
 // `cloudtable load`, `show`, `rollback` and `status` as processes against
 // the local backend: committed, invalid file, dry run, busy table,
-// confirmation lookups, undo. Interruptions are in load-interrupt.test.ts.
+// confirmation lookups, undo, exit codes of bad input. Interruptions are in
+// load-interrupt.test.ts, lost answers in load-outcome.test.ts, the shrink
+// guard in load-shrink.test.ts.
 
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -79,6 +81,10 @@ describe('cloudtable load, show, rollback, status', () => {
     const r = await h.cli(['load', table, h.file('a4b', ALIASES_FILE), ...h.urls()]);
     assert.equal(r.code, 75);
     assert.match(r.stderr, /table .* is being replaced by another transaction \(alice@mx1 \(pid 42\), started .*\); it holds the table for \d+ s more/);
+    h.clock.advance(10_000);
+    const status = await h.cli(['status', ...h.urls()]);
+    const left = new RegExp(`${table}: .*transaction open by alice@mx1 \\(pid 42\\), 0 entries sent, 0 refused, lease (\\d+) s left \\(until \\d{4}-`).exec(status.stdout);
+    assert.ok(left && Number(left[1]) > 0 && Number(left[1]) <= 20, status.stdout);
     await h.admin.rollback(table, held.txn);
   });
 
@@ -88,7 +94,7 @@ describe('cloudtable load, show, rollback, status', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /confirmed: root → bob\nconfirmed: abuse → root\ncommitted: generation 2/);
     const missing = await h.cli(['load', table, h.file('a5c', 'root carol\n'), '--confirm-with', 'root', '--confirm-with', 'abuse', ...h.urls()]);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 65, 'the new table lacks a key it must have: a data error');
     assert.match(missing.stdout, /confirmed: root → carol\nNOT confirmed: abuse not found\nrolled back to generation 2\n/);
     assert.equal(await h.value(table, 'root'), 'bob');
   });
@@ -110,10 +116,16 @@ describe('cloudtable load, show, rollback, status', () => {
 
   it('a new table needs --service; an unreadable file is a clear error', async () => {
     const r = await h.cli(['load', table, h.file('a10', ALIASES_FILE), ...h.urls()]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 64, 'a usage error');
     assert.match(r.stderr, /table .* is new: say which service it is for with --service/);
     const missing = await h.cli(['load', table, join(h.dir, 'no-such-file'), '--service', 'alias', ...h.urls()]);
     assert.equal(missing.code, 66);
     assert.match(missing.stderr, /^cloudtable load: cannot read .*no-such-file: ENOENT/);
+    const dir = await h.cli(['load', table, h.dir, '--service', 'alias', ...h.urls()]);
+    assert.equal(dir.code, 66, dir.stderr);
+    assert.equal(dir.stderr, `cloudtable load: cannot read ${h.dir}: it is a directory\n`);
+    const usage = await h.cli(['load', table, '--no-such-flag', ...h.urls()]);
+    assert.equal(usage.code, 64, usage.stderr);
+    assert.match(usage.stderr, /unknown option '--no-such-flag'/);
   });
 });

@@ -20,15 +20,33 @@ async function parse(text: string | Buffer[], o: Partial<ParseOptions> = {}): Pr
 const entries = (ps: ParsedLine[]) => ps.map((p) => ('error' in p ? [p.line, 'ERROR', p.error] : [p.line, p.key, p.value]));
 
 describe('smtpd table(5) files', () => {
-  it('reads key value, key: value and key:value, folding keys, keeping values', async () => {
-    const text = '# aliases\n\nroot: Alice\nPostmaster   root\nabuse:root, Security@Example.org\n  indented\tvalue with  spaces  \nmulti:: x\n';
+  it('reads key value, key: value and key:value, folding keys, keeping values (one separator, then spaces and tabs, as smtpd 7.5+)', async () => {
+    const text = '# aliases\n\nroot: Alice\nPostmaster   root\nabuse:root, Security@Example.org\n  indented\tvalue with  spaces  \nmulti:: x\nspaced : y\n';
     assert.deepEqual(entries(await parse(text)), [
       [3, 'root', 'Alice'],
       [4, 'postmaster', 'root'],
       [5, 'abuse', 'root, Security@Example.org'],
       [6, 'indented', 'value with  spaces'],
-      [7, 'multi', 'x'],
+      [7, 'multi', ': x'],
+      [8, 'spaced', ': y'],
     ]);
+  });
+
+  it('reads a key in brackets to its "]" (IPv6 addresses), as smtpd 7.5+', async () => {
+    assert.deepEqual(entries(await parse('[2001:DB8::1] mx1.example.org\n[::1]:localhost\n[::2 broken\n')), [
+      [1, '[2001:db8::1]', 'mx1.example.org'],
+      [2, '[::1]', 'localhost'],
+      [3, 'ERROR', '"[::2 broken": a key starting with "[" must end with "]"'],
+    ]);
+    assert.deepEqual(entries(await parse('[::1]\n')), [[1, '[::1]', '']]);
+  });
+
+  it('a list of relay URLs needs # @list, as in smtpd; without it the refusal says why', async () => {
+    const urls = 'smtp+tls://mx1.example.org:587\nsmtps://mx2.example.org\nsmtp+tls://mx3.example.org\n';
+    assert.deepEqual(entries(await parse(`# @list\n${urls}`)).map((e) => e[1]), ['smtp+tls://mx1.example.org:587', 'smtps://mx2.example.org', 'smtp+tls://mx3.example.org']);
+    const without = entries(await parse(urls));
+    assert.equal(without[2]![1], 'ERROR');
+    assert.match(String(without[2]![2]), /"smtp\+tls" is already on line 1 \(a list of URLs\? smtpd reads one as key:value too unless the file starts with "# @list"\)/);
   });
 
   it('reads a list when the first entry has no separator, whole lines as keys', async () => {
@@ -80,6 +98,29 @@ describe('smtpd table(5) files', () => {
   it('keeps a CR inside a line (the admin function refuses it) and an empty file is empty', async () => {
     assert.deepEqual(entries(await parse('a b\rc\n')), [[1, 'a', 'b\rc']]);
     assert.deepEqual(await parse(''), []);
+  });
+});
+
+describe('JSON Lines files', () => {
+  const jl = { format: 'jsonl' } as const;
+
+  it('carries any key and value exactly, never folded; comments and empty lines skipped; a list entry may leave out the value', async () => {
+    const text = '# table x\n{"key":"Key With Spaces: and \\"quotes\\"","value":"  padded\\ttab  "}\n\n{"key":"é★"}\n';
+    assert.deepEqual(entries(await parse(text, jl)), [
+      [2, 'Key With Spaces: and "quotes"', '  padded\ttab  '],
+      [4, 'é★', ''],
+    ]);
+  });
+
+  it('reports what is not an entry, and repeated keys, with their lines', async () => {
+    assert.deepEqual(entries(await parse('{"key":"a","value":"1"}\nnot json\n[1]\n{"key":"b","value":2}\n{"key":"a","value":"3"}\n{"key":""}\n', jl)), [
+      [1, 'a', '1'],
+      [2, 'ERROR', 'not a JSON object (expected {"key": "…", "value": "…"})'],
+      [3, 'ERROR', 'expected {"key": "…", "value": "…"} with a string key'],
+      [4, 'ERROR', '"b": the value must be a string'],
+      [5, 'ERROR', '"a" is already on line 1'],
+      [6, 'ERROR', 'empty key'],
+    ]);
   });
 });
 

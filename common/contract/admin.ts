@@ -86,6 +86,8 @@ export interface StatusResponse {
   tables: TableStatus[];
   /** Generations waiting to be deleted. */
   garbage: number;
+  /** The server's clock (ms), which leases are judged by (added compatibly to v1). */
+  time?: number;
 }
 
 export interface ListRequest {
@@ -93,10 +95,20 @@ export interface ListRequest {
   /** The last key of the previous page. */
   cursor?: string;
   limit?: number;
+  /**
+   * The generation to page through (the `listed` of the first page), so a
+   * listing stays in one generation to its end while tables are swapped.
+   * Refused with `generation-gone` once that generation is no longer kept
+   * (neither active, nor kept for undo, nor part of a live transaction).
+   * Without it: the active generation. Added compatibly to v1.
+   */
+  generation?: number;
 }
 
 export interface ListResponse extends TableStatus {
   v: typeof ADMIN_CONTRACT_VERSION;
+  /** The generation the entries come from (absent from functions older than the field: the active one). */
+  listed?: number;
   entries: Array<{ key: string; value: string }>;
   /** Present when there are more entries: pass it back as `cursor`. */
   cursor?: string;

@@ -25,7 +25,7 @@ import {
 import { ContractError } from '../../common/contract/lookup.js';
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from '../function-url.js';
 import { GarbageCollector } from '../store/garbage.js';
-import { activeView, isLive, type MetaRecord } from '../store/meta.js';
+import { activeView, isKept, isLive, type MetaRecord } from '../store/meta.js';
 import type { Replica, ReplicaWait } from '../store/replicas.js';
 import { errorName, type Store } from '../store/store.js';
 import { Transactions, TxnError, type TransactionLimits, type TxnErrorCode } from '../store/transaction.js';
@@ -62,6 +62,7 @@ const STATUS: Record<TxnErrorCode, number> = {
   'unknown-table': 404,
   'no-service': 400,
   'too-many-entries': 413,
+  'generation-gone': 409,
 };
 
 const DEFAULT_GC_BUDGET_MS = 10_000;
@@ -113,21 +114,30 @@ export function createAdmin(store: Store, opts: AdminOptions = {}): Admin {
         const meta = await store.readMetaRecord(table);
         if (meta) tables.push(tableStatus(meta, store.clock()));
       }
-      return { v, tables, garbage: await store.pendingGarbage() };
+      return { v, tables, garbage: await store.pendingGarbage(), time: store.clock() };
     },
 
     list: async (f): Promise<ListResponse> => {
       const table = f.table();
       const cursor = f.optionalString('cursor', ADMIN_LIMITS.maxKeyBytes * 4);
       const limit = f.optionalInt('limit', 1, ADMIN_LIMITS.maxListPage) ?? ADMIN_LIMITS.maxListPage;
+      const pinned = f.optionalInt('generation', 1, Number.MAX_SAFE_INTEGER);
       const meta = await store.readMetaRecord(table);
       if (!meta) throw new TxnError('unknown-table', `table ${table} does not exist`);
       const status = tableStatus(meta, store.clock());
-      if (status.generation === undefined) return { v, ...status, entries: [] };
-      const page = await store.readGenerationPage(table, status.generation, { limit, ...(cursor !== undefined && { startKey: cursor }) });
+      const generation = pinned ?? status.generation;
+      if (generation === undefined) return { v, ...status, entries: [] };
+      const page = await store.readGenerationPage(table, generation, { limit, ...(cursor !== undefined && { startKey: cursor }) });
+      // Read after the page: a generation kept now was kept all along (none comes back once let go),
+      // so the collector cannot have deleted any of the page.
+      const now = await store.readMetaRecord(table);
+      if (pinned !== undefined && (now === undefined || !isKept(now, pinned, store.clock()))) {
+        throw new TxnError('generation-gone', `generation ${pinned} of table ${table} is no longer kept (replaced, or rolled back, since the listing began): list again`);
+      }
       return {
         v,
         ...status,
+        listed: generation,
         entries: page.entries.map(([key, value]) => ({ key, value })),
         ...(page.next !== undefined && { cursor: page.next }),
       };

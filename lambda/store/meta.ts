@@ -161,3 +161,15 @@ export function activeView(m: MetaRecord, now: number): ActiveView {
 export function isLive(t: TransactionRecord, now: number): boolean {
   return t.leaseUntil > now;
 }
+
+/**
+ * Whether generation `g` is kept at `now`: active (for readers or in META),
+ * kept for undo, or part of a live transaction. The collector spares
+ * exactly these (garbage.ts), so a kept generation is whole.
+ */
+export function isKept(m: MetaRecord, g: number, now: number): boolean {
+  if (m.generation === g || activeView(m, now).generation === g) return true;
+  if (m.previous?.generation === g && m.previous.until > now) return true;
+  const t = m.txn;
+  return t !== undefined && isLive(t, now) && (t.shadow === g || t.base === g);
+}

@@ -50,7 +50,9 @@ export type TxnErrorCode =
   | 'no-service'
   | 'too-many-entries'
   | 'nothing-to-undo'
-  | 'replicating';
+  | 'replicating'
+  /** A listing's generation is no longer kept. */
+  | 'generation-gone';
 
 /** A step refused: the transaction or the table is not in a state that allows it. */
 export class TxnError extends Error {

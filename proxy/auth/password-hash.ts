@@ -24,6 +24,21 @@ export function schemeOf(hash: string): string {
   return m ? m[0] : 'DES or unknown';
 }
 
+/**
+ * Why no password could ever be verified against `hash` here (a plaintext
+ * password, an unsupported scheme, a work factor above the limits), or
+ * undefined for a hash verifyPassword() checks: what `cloudtable load
+ * --service auth` holds every value to.
+ */
+export function unverifiable(hash: string): string | undefined {
+  const b = BCRYPT.exec(hash);
+  if (b) return Number(b[1]) > MAX_BCRYPT_COST ? `bcrypt cost ${b[1]} above ${MAX_BCRYPT_COST}` : undefined;
+  const s = SHA_CRYPT.exec(hash);
+  if (s) return s[2] !== undefined && Number(s[2]) > MAX_SHA_CRYPT_ROUNDS ? `sha-crypt rounds above ${MAX_SHA_CRYPT_ROUNDS}` : undefined;
+  if (/^\$[^$]{1,8}\$/.test(hash)) return `hash scheme ${schemeOf(hash)} is not one the proxy verifies (bcrypt $2b$, sha512-crypt $6$, sha256-crypt $5$)`;
+  return 'not a password hash (bcrypt or sha512-crypt: make one with `cloudtable hash`)';
+}
+
 export async function verifyPassword(password: string, hash: string): Promise<Verdict> {
   const b = BCRYPT.exec(hash);
   if (b) {

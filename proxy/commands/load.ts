@@ -2,13 +2,13 @@ import { createReadStream, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Service } from '../../common/contract/lookup.js';
 import { adminClientFor } from '../admin/client.js';
-import { loadTable, type LoadOutcome } from '../load/loader.js';
+import { loadTable } from '../load/loader.js';
 import { createProgress } from '../load/progress.js';
 import type { TableFormat } from '../load/table-file.js';
 import { HttpUpstream } from '../upstream/client.js';
 import { RequestSigner } from '../http/signer.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
-import { exitCodeFor, isAdminFailure } from './admin-errors.js';
+import { CommandError, EX, reportFailure } from './exit-codes.js';
 
 export interface LoadFlags extends AdminFlags {
   service?: Service;
@@ -16,19 +16,24 @@ export interface LoadFlags extends AdminFlags {
   keepCase?: boolean;
   dryRun?: boolean;
   confirmWith?: string[];
+  allowShrink?: boolean;
+  /** commander's --allow-unhashed. */
+  allowUnhashed?: boolean;
+  maxRemove?: number;
 }
-
-const EXIT: Record<LoadOutcome, number> = { committed: 0, 'dry-run': 0, invalid: 65 /* EX_DATAERR */, failed: 1, interrupted: 130 };
 
 /** `cloudtable load TABLE FILE`: replace a table transactionally from a table(5) or postmap file ('-': stdin). */
 export async function loadCommand(table: string, file: string, flags: LoadFlags): Promise<void> {
   const stdin = file === '-';
   let size = 0;
   try {
-    if (!stdin) size = statSync(file).size;
+    if (!stdin) {
+      const st = statSync(file);
+      if (st.isDirectory()) throw new CommandError(EX.NOINPUT, `cannot read ${file}: it is a directory`);
+      size = st.size;
+    }
   } catch (err) {
-    process.stderr.write(`cloudtable load: cannot read ${file}: ${(err as Error).message}\n`);
-    process.exitCode = 66; // EX_NOINPUT
+    reportFailure('load', err instanceof CommandError ? err : new CommandError(EX.NOINPUT, `cannot read ${file}: ${(err as Error).message}`));
     return;
   }
   const config = adminCommandConfig(flags);
@@ -50,6 +55,8 @@ export async function loadCommand(table: string, file: string, flags: LoadFlags)
       foldCase: !flags.keepCase,
       ...(flags.service !== undefined && { service: flags.service }),
       dryRun: flags.dryRun ?? false,
+      checkHashes: !(flags.allowUnhashed ?? false),
+      shrink: { allow: flags.allowShrink ?? false, maxRemovePercent: flags.maxRemove },
       confirm: (flags.confirmWith ?? []).flatMap((k) => k.split(',')).filter((k) => k !== ''),
       admin,
       reader,
@@ -57,14 +64,13 @@ export async function loadCommand(table: string, file: string, flags: LoadFlags)
       progress: (label) => createProgress(process.stderr, size, label),
       signal: interrupt.signal,
       print: (line) => process.stdout.write(`${line}\n`),
+      warn: (line) => process.stderr.write(`cloudtable load: ${line}\n`),
       note: (line) => void (process.stderr.isTTY && process.stderr.write(`${line}\n`)),
       lookupTimeoutMs: config.upstream.deadlineMs,
     });
-    process.exitCode = EXIT[outcome];
+    process.exitCode = outcome.exitCode;
   } catch (err) {
-    if (!isAdminFailure(err)) throw err;
-    process.stderr.write(`cloudtable load: ${err.message}\n`);
-    process.exitCode = exitCodeFor(err);
+    reportFailure('load', err);
   } finally {
     process.off('SIGINT', onSigint);
     await Promise.all([admin.close(), reader.close()]);

@@ -1,6 +1,6 @@
 import { adminClientFor } from '../admin/client.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
-import { exitCodeFor, isAdminFailure } from './admin-errors.js';
+import { reportFailure } from './exit-codes.js';
 
 /** `cloudtable rollback TABLE`: undo the last commit while its previous generation is kept (run again to redo). */
 export async function rollbackCommand(table: string, flags: AdminFlags): Promise<void> {
@@ -14,9 +14,7 @@ export async function rollbackCommand(table: string, flags: AdminFlags): Promise
           : '\n'),
     );
   } catch (err) {
-    if (!isAdminFailure(err)) throw err;
-    process.stderr.write(`cloudtable rollback: ${err.message}\n`);
-    process.exitCode = exitCodeFor(err);
+    reportFailure('rollback', err);
   } finally {
     await admin.close();
   }

@@ -3,7 +3,7 @@ import { adminClientFor } from '../admin/client.js';
 import { HttpUpstream } from '../upstream/client.js';
 import { RequestSigner } from '../http/signer.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
-import { exitCodeFor, isAdminFailure } from './admin-errors.js';
+import { reportFailure } from './exit-codes.js';
 import { proxyEndpoints, proxyStatus } from './proxy-status.js';
 
 export interface StatusFlags extends AdminFlags {
@@ -29,13 +29,11 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     const out: string[] = [`admin ${config.admin.url}, reader ${config.upstream.url}: ${s.tables.length} tables, ${s.garbage} old generations waiting to be deleted`];
     for (const t of s.tables) {
       if (t.generation !== undefined) active.set(t.table, t.generation);
-      out.push(`  ${describe(t, Date.now())}; ${await readerView(reader, t.table, config.upstream.deadlineMs)}`);
+      out.push(`  ${describe(t, s.time ?? Date.now())}; ${await readerView(reader, t.table, config.upstream.deadlineMs)}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } catch (err) {
-    if (!isAdminFailure(err)) throw err;
-    process.stderr.write(`cloudtable status: ${err.message}\n`);
-    process.exitCode = exitCodeFor(err);
+    reportFailure('status', err);
   } finally {
     await Promise.all([admin.close(), reader.close()]);
   }
@@ -53,7 +51,12 @@ function describe(t: TableStatus, now: number): string {
   if (t.updated) parts.push(`updated ${t.updated}${t.updatedBy ? ` by ${t.updatedBy}` : ''}`);
   if (t.previous) parts.push(`previous generation ${t.previous.generation} kept for ${Math.round((t.previous.until - now) / 60_000)} min`);
   const x = t.transaction;
-  if (x) parts.push(`transaction ${x.state} by ${x.owner}${x.principal ? ` (${x.principal})` : ''}, ${x.sent} entries sent, ${x.errors} refused${x.expired ? ', lease ran out' : ''}`);
+  if (x) {
+    const lease = x.expired
+      ? `lease ran out ${Math.round((now - x.leaseUntil) / 1000)} s ago (${x.state === 'applied' ? 'rolled back' : 'discarded'} for readers; settled at the next write)`
+      : `lease ${Math.ceil((x.leaseUntil - now) / 1000)} s left (until ${new Date(x.leaseUntil).toISOString()})`;
+    parts.push(`transaction ${x.state} by ${x.owner}${x.principal ? ` (${x.principal})` : ''}, ${x.sent} entries sent, ${x.errors} refused, ${lease}`);
+  }
   return parts.join(', ');
 }
 

@@ -1,6 +1,7 @@
 // What the `cloudtable load` tests share: a local backend on a test clock,
 // the admin and reader clients, a black hole to stall confirmation lookups,
-// table files in a temporary directory, and the CLI run against all of it.
+// relays that lose chosen answers, table files in a temporary directory,
+// and the CLI run against all of it.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import type { HttpUpstream } from '../../proxy/upstream/client.js';
 import { TEST_ENV, TestClock, startTestBackend, testAdminClient, testReader } from './backend.js';
 import { runCli, type CliResult } from './cli.js';
 import { blackHole, type FaultServer } from './fault-servers.js';
+import { startRelay, type Relay } from './relay.js';
 
 export const ALIASES_FILE = '# aliases\nroot: alice\nPostmaster  root\nabuse: root, security@example.org\n';
 
@@ -30,7 +32,16 @@ export class LoadHarness {
   /** Accepts connections and never answers: a reader there stalls --confirm-with. */
   hole!: FaultServer;
 
+  private readonly relays: Relay[] = [];
+
   constructor(readonly leaseMs: number) {}
+
+  /** A relay to the backend that loses or holds chosen requests; closed with the harness. */
+  async relay(): Promise<Relay> {
+    const r = await startRelay(this.backend.url);
+    this.relays.push(r);
+    return r;
+  }
 
   async start(): Promise<void> {
     this.backend = await startTestBackend({}, { clock: this.clock.now, limits: { leaseMs: this.leaseMs }, collectEveryMs: 0 });
@@ -40,7 +51,7 @@ export class LoadHarness {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.admin.close(), this.reader.close(), this.hole.close()]);
+    await Promise.all([this.admin.close(), this.reader.close(), this.hole.close(), ...this.relays.map((r) => r.close())]);
     await this.backend.close();
   }
 

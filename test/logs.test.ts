@@ -77,6 +77,29 @@ describe('logs', () => {
     assertNoSecrets(peer.stderr);
   });
 
+  it('a stored value invalid for its service is logged without its key (nor the user of an auth check)', async () => {
+    const KEY = 'secret-key-name';
+    const USER = 'mallory-user';
+    const backend = await startTestBackend({
+      users: [
+        [KEY, '"unterminated'],
+        [USER, `${USER}:`],
+      ],
+    });
+    cleanup.push(() => backend.close());
+    const peer = smtpd(backend.url);
+    await peer.handshake('users');
+    peer.write([request('users', 'lookup', 'alias', '00000001', KEY), request('users', 'check', 'auth', '00000002', `${USER}:${PASSWORD}`)].join(''));
+    const lines = await peer.lines(2);
+    assert.ok(lines.some((l) => l.startsWith('lookup-result|00000001|error')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('check-result|00000002|error')), lines.join('\n'));
+    assert.equal(await peer.close(), 0);
+    const invalid = peer.logs.find((l) => l.msg === 'stored value is not valid for its service: answered error');
+    assert.ok(invalid && invalid.service === 'alias' && !('key' in invalid), `not even a redacted key field: ${JSON.stringify(invalid)}`);
+    assert.ok(peer.logs.some((l) => l.msg === 'credentials entry is not valid: answered error'));
+    for (const secret of [KEY, USER, PASSWORD]) assert.ok(!peer.stderr.includes(secret), `the log holds ${secret}: ${peer.stderr.split('\n').filter((l) => l.includes(secret)).join('\n')}`);
+  });
+
   it('one line per failed upstream request, with its cause and status; none per answer; echoes of the request scrubbed', async () => {
     let requests = 0;
     let failed = 0;

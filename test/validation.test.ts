@@ -166,6 +166,10 @@ describe('values (table_parse_lookup)', () => {
     ['alias', 'root', 'error:55 bad', false],
     ['alias', 'root', 'include:relative', false],
     ['alias', 'root', '"|unterminated', false],
+    // smtpd's alias_is_filter() takes a bare | (and "|"): an empty command, which fails only at delivery. Taken alike.
+    ['alias', 'root', '|', true],
+    ['alias', 'root', '"|"', true],
+    ['alias', 'root', 'alice, |', true],
     ['alias', 'root', 'a@', false],
     ['credentials', 'alice', 'alice:$2b$10$abcdefghijklmnopqrstuv', true],
     ['credentials', 'alice', '$6$salt$hash', true],

@@ -2,6 +2,9 @@
 // list (see splitList) whose every item is one of, tried in this order:
 // `error:CODE text` / `:error:…`, `include:/path` / `:include:/path`,
 // `|command` (optionally in double quotes), `/file`, `user@domain`, `user`.
+// As in smtpd, the command may be empty: a bare `|` (or `"|"`) is taken when
+// the table is read and fails only when mail is delivered to it; refusing it
+// here would refuse a table smtpd itself loads.
 
 import { splitList } from './mailaddr.js';
 import { LINE_MAX, fits, isAlnum, isDigit } from './text.js';

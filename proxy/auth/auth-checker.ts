@@ -80,7 +80,8 @@ export class AuthChecker {
     // An unknown user costs one verification of the table's scheme and cost too, so timing does not tell users apart.
     const verdict = await verifyPassword(password, hash ?? (await dummyHash(this.costs.get(table) ?? DEFAULT_COST)));
     if ('unsupported' in verdict) {
-      this.log.error({ table, user, reason: verdict.unsupported }, 'credentials hash cannot be verified on this host: answered error');
+      // The user name is a key of the table: never logged.
+      this.log.error({ table, reason: verdict.unsupported }, 'credentials hash cannot be verified on this host: answered error');
       return { kind: 'error', reason: `cannot verify ${verdict.unsupported}`, timeout: false };
     }
     const cost = hash === null ? undefined : costOf(hash);
@@ -97,7 +98,7 @@ export class AuthChecker {
     if (a.kind === 'not-found') return null;
     const bad = valueError('credentials', user, a.value);
     if (bad !== undefined) {
-      this.log.error({ table, user, reason: bad }, 'credentials entry is not valid: answered error');
+      this.log.error({ table, reason: bad }, 'credentials entry is not valid: answered error');
       return { kind: 'error', reason: `invalid credentials value: ${bad}`, timeout: false };
     }
     const colon = a.value.indexOf(':');

@@ -83,8 +83,8 @@ export class SmtpdTables implements TableService {
     if (a.kind !== 'found') return a;
     const bad = valueError(service, key, a.value);
     if (bad === undefined) return a;
-    // The value is never logged: it may be a password (relay credentials).
-    this.o.log.error({ table, service, key, reason: bad }, 'stored value is not valid for its service: answered error');
+    // Neither the key nor the value is logged: a key may be a user name, a value a password (relay credentials).
+    this.o.log.error({ table, service, reason: bad }, 'stored value is not valid for its service: answered error');
     return { kind: 'error', reason: `invalid ${service} value: ${bad}`, timeout: false };
   }
 }

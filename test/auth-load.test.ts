@@ -8,7 +8,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
 import { verifyPassword } from '../proxy/auth/password-hash.js';
+import { CLI, ROOT } from './helpers/cli.js';
 import { LoadHarness } from './helpers/load.js';
 
 describe('auth tables and cloudtable hash', () => {
@@ -31,6 +33,35 @@ describe('auth tables and cloudtable hash', () => {
     const long = await h.cli(['hash'], `${'x'.repeat(73)}\n`);
     assert.equal(long.code, 65);
     assert.match(long.stderr, /use --scheme sha512/);
+  });
+
+  it('hash on a terminal: asks twice with echo off (a pseudo-terminal from script(1))', async () => {
+    const child = spawn('script', ['-qfec', CLI.join(' ') + ' hash', '/dev/null'], { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+    let out = '';
+    const seen = (re: RegExp): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${String(re)} in ${JSON.stringify(out)}`)), 60_000);
+        const check = (): void => {
+          if (!re.test(out)) return;
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          resolve();
+        };
+        child.stdout.on('data', check);
+        check();
+      });
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    await seen(/Password: /);
+    child.stdin.write('Typed-Secret\r');
+    await seen(/Again: /);
+    child.stdin.write('Typed-Secret\r');
+    await seen(/\$2b\$10\$[./A-Za-z0-9]{53}\r?\n/);
+    const hash = /\$2b\$10\$[./A-Za-z0-9]{53}/.exec(out)?.[0];
+    child.stdin.end();
+    await new Promise((resolve) => child.once('close', resolve));
+    assert.ok(hash, out);
+    assert.ok(!out.includes('Typed-Secret'), `echoed: ${JSON.stringify(out)}`);
+    assert.deepEqual(await verifyPassword('Typed-Secret', hash), { ok: true });
   });
 
   it('load --service auth: hashes loaded; plaintext and unsupported schemes refused with their lines, the values never shown', async () => {

@@ -12,8 +12,9 @@ const BACKSPACE = ['\u007f', '\b'];
 /** The password, from the terminal or from standard input. */
 export async function readPassword(stdin: NodeJS.ReadStream, prompt: NodeJS.WriteStream): Promise<string> {
   if (!stdin.isTTY) return firstLine(stdin);
-  const first = await askSilently(stdin, prompt, 'Password: ');
-  const again = await askSilently(stdin, prompt, 'Again: ');
+  const terminal = new SilentTerminal(stdin, prompt);
+  const first = await terminal.ask('Password: ');
+  const again = await terminal.ask('Again: ');
   if (first !== again) throw new CommandError(EX.DATAERR, 'the two passwords differ');
   return first;
 }
@@ -29,30 +30,52 @@ async function firstLine(stdin: NodeJS.ReadableStream): Promise<string> {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
-/** One line typed with echo off (raw mode), editing with backspace; Ctrl-C cancels. */
-function askSilently(stdin: NodeJS.ReadStream, prompt: NodeJS.WriteStream, question: string): Promise<string> {
-  prompt.write(question);
-  stdin.setRawMode(true);
-  stdin.resume();
-  stdin.setEncoding('utf8');
-  let typed = '';
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error): void => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      prompt.write('\n');
-      if (err) reject(err);
-      else resolve(typed);
-    };
-    const onData = (chunk: string): void => {
-      for (const c of chunk) {
-        if (c === '\r' || c === '\n' || c === CTRL_D) return done();
-        if (c === CTRL_C) return done(new CommandError(EX.INTERRUPTED, 'cancelled'));
-        if (BACKSPACE.includes(c)) typed = [...typed].slice(0, -1).join('');
-        else typed += c;
-      }
-    };
-    stdin.on('data', onData);
-  });
+/** Lines typed with echo off (raw mode), editing with backspace; Ctrl-C cancels. Typed-ahead lines wait for their question. */
+class SilentTerminal {
+  private pending = '';
+
+  constructor(
+    private readonly stdin: NodeJS.ReadStream,
+    private readonly prompt: NodeJS.WriteStream,
+  ) {}
+
+  ask(question: string): Promise<string> {
+    this.prompt.write(question);
+    this.stdin.setRawMode(true);
+    this.stdin.setEncoding('utf8');
+    let typed = '';
+    let finished = false;
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        finished = true;
+        this.stdin.off('data', onData);
+        this.stdin.off('end', onEnd);
+        this.stdin.setRawMode(false);
+        this.stdin.pause();
+        this.prompt.write('\n');
+        if (err) reject(err);
+        else resolve(typed);
+      };
+      const onData = (chunk: string): void => {
+        const text = this.pending + chunk;
+        this.pending = '';
+        for (let i = 0; i < text.length; i++) {
+          const c = text[i]!;
+          if (c === '\r' || c === '\n' || c === CTRL_D) {
+            this.pending = text.slice(i + (c === '\r' && text[i + 1] === '\n' ? 2 : 1));
+            return done();
+          }
+          if (c === CTRL_C) return done(new CommandError(EX.INTERRUPTED, 'cancelled'));
+          if (BACKSPACE.includes(c)) typed = [...typed].slice(0, -1).join('');
+          else typed += c;
+        }
+      };
+      const onEnd = (): void => done();
+      if (this.pending !== '') onData('');
+      if (finished) return;
+      this.stdin.on('data', onData);
+      this.stdin.on('end', onEnd);
+      this.stdin.resume();
+    });
+  }
 }

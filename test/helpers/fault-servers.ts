@@ -154,14 +154,19 @@ export async function switchableUpstream(initial: UpstreamMode): Promise<Switcha
  */
 async function forward(to: string, req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
   try {
-    const url = new URL(`${to}${req.url}`);
-    const headers = await forwardSigner.sign({ method: 'POST', url, path: url.pathname, body, headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json') } });
-    const r = await undiciRequest(url, { method: 'POST', headers, body });
-    const text = await r.body.text();
-    res.writeHead(r.statusCode, { 'content-type': 'application/json' }).end(text);
+    const r = await forwardSigned(to, req, body);
+    res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.text);
   } catch {
     res.destroy();
   }
+}
+
+/** The backend's answer to the request as received, re-signed for the backend (see forward). */
+export async function forwardSigned(to: string, req: IncomingMessage, body: string): Promise<{ status: number; text: string }> {
+  const url = new URL(`${to}${req.url}`);
+  const headers = await forwardSigner.sign({ method: 'POST', url, path: url.pathname, body, headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json') } });
+  const r = await undiciRequest(url, { method: 'POST', headers, body });
+  return { status: r.statusCode, text: await r.body.text() };
 }
 
 const forwardSigner = new RequestSigner('us-east-1', () => Promise.resolve(TEST_CREDENTIALS));

@@ -1,15 +1,15 @@
-// A TCP relay between a client and a real HTTP server that loses what a
-// test tells it to: the reply to a chosen request (the server has received
-// and answered it, then the client's connection is closed without a byte of
-// the answer), or the request itself (closed before the server sees it).
+// A relay between a client and a real backend that loses what a test tells
+// it to: the reply to a chosen request (the backend has received and
+// answered it, then the client's connection is closed without a byte of
+// the answer), or the request itself (closed before the backend sees it).
 // It can also hold a chosen request until the test has done something (a
-// table swap between two pages of a listing).
-// Requests are recognised by their request line (`POST /v1/admin/commit`),
-// which is enough for clients that send one request at a time per
-// connection, as undici does without pipelining.
+// table swap between two pages of a listing). Requests are passed on
+// re-signed for the backend's own Host, as a signing proxy would (the
+// backend, like a Function URL, takes only signatures made for its Host).
 
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forwardSigned } from './fault-servers.js';
 
 export type Loss = 'reply' | 'request';
 
@@ -25,51 +25,35 @@ export interface Relay {
 }
 
 export async function startRelay(target: string): Promise<Relay> {
-  const to = new URL(target);
   const rules: Array<{ path: string; what: Loss; left: number }> = [];
-  const lost: string[] = [];
   const hooks = new Map<string, { fn: (n: number) => Promise<void>; n: number }>();
-  const sockets = new Set<Socket>();
+  const lost: string[] = [];
 
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(to.port), to.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
+  const relay = async (req: IncomingMessage, body: string, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://relay').pathname;
+    const hook = hooks.get(path);
+    if (hook) await hook.fn(++hook.n);
+    const rule = rules.find((r) => r.path === path && r.left > 0);
+    if (rule) {
+      rule.left--;
+      lost.push(`${rule.what} ${rule.path}`);
+      if (rule.what === 'request') return void res.destroy();
     }
-    let dropReply: string | undefined;
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    let queue = Promise.resolve();
-    client.on('data', (chunk: Buffer) => {
-      const line = /^POST (\S+) HTTP\/1\.1\r\n/.exec(chunk.toString('latin1'));
-      const hook = line ? hooks.get(line[1]!) : undefined;
-      if (hook) {
-        // Later chunks wait behind the hook, in order.
-        const n = ++hook.n;
-        queue = queue.then(() => hook.fn(n));
-      }
-      void queue.then(() => pass(chunk, line));
-    });
-    const pass = (chunk: Buffer, line: RegExpExecArray | null): void => {
-      const rule = line ? rules.find((r) => r.path === line[1] && r.left > 0) : undefined;
-      if (rule) {
-        rule.left--;
-        lost.push(`${rule.what} ${rule.path}`);
-        if (rule.what === 'request') return end();
-        dropReply = rule.path;
-      }
-      upstream.write(chunk);
-    };
-    upstream.on('data', (chunk: Buffer) => {
-      if (dropReply !== undefined) return end();
-      client.write(chunk);
-    });
-    client.on('close', end);
-    upstream.on('close', end);
+    let answer: { status: number; text: string };
+    try {
+      answer = await forwardSigned(target, req, body);
+    } catch {
+      return void res.destroy();
+    }
+    if (rule) return void res.destroy();
+    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.text);
+  };
+
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => void relay(req, body, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -79,7 +63,7 @@ export async function startRelay(target: string): Promise<Relay> {
     before: (path, fn) => void hooks.set(path, { fn, n: 0 }),
     lost,
     close: async () => {
-      for (const s of sockets) s.destroy();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

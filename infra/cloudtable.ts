@@ -16,6 +16,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { COLLECT_EVERY_MINUTES, FUNCTION_MEMORY_MB } from '../common/function-sizes.js';
 import { limitsFromEnv } from '../lambda/admin/limits.js';
 import { defaultConfig } from '../proxy/config.js';
 import { Monitoring } from './monitoring.js';
@@ -42,7 +43,7 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
 ];
 
 /** How often the admin function collects old generations and settles abandoned transactions. */
-const COLLECT_EVERY = Duration.minutes(5);
+const COLLECT_EVERY = Duration.minutes(COLLECT_EVERY_MINUTES);
 
 export interface TransactionSettings {
   /** How long a transaction holds its table without a step or renewal (default 30 s). */
@@ -139,7 +140,7 @@ export class CloudTable extends Construct {
     super(scope, id);
     const reader = readerSizing(props.reader, props.proxyDeadline);
     const adminTimeout = props.admin?.timeout ?? Duration.seconds(60);
-    const admin = { memorySize: 1024, timeout: adminTimeout, p99Alarm: Duration.millis(adminTimeout.toMilliseconds() * 0.8), ...props.admin };
+    const admin = { memorySize: FUNCTION_MEMORY_MB.admin as number, timeout: adminTimeout, p99Alarm: Duration.millis(adminTimeout.toMilliseconds() * 0.8), ...props.admin };
     const clientDefaults = defaultConfig();
     requireBelow('admin timeout', admin.timeout, 'the admin client timeout', props.adminClientTimeout ?? Duration.millis(clientDefaults.admin.timeoutMs));
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;

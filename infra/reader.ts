@@ -3,6 +3,7 @@
 // proxy's deadline. The home construct (cloudtable.ts) and each further
 // region (regional-reader.ts) build it the same way.
 
+import { FUNCTION_MEMORY_MB } from '../common/function-sizes.js';
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -27,7 +28,7 @@ export type ResolvedSizing = Required<FunctionSizing>;
 
 /** Default 512 MB, 3 s, p99 alarm above 1 s; the timeout must stay below the proxy's deadline. */
 export function readerSizing(sizing: FunctionSizing = {}, proxyDeadline?: Duration): ResolvedSizing {
-  const resolved = { memorySize: 512, timeout: Duration.seconds(3), p99Alarm: Duration.seconds(1), ...sizing };
+  const resolved = { memorySize: FUNCTION_MEMORY_MB.reader as number, timeout: Duration.seconds(3), p99Alarm: Duration.seconds(1), ...sizing };
   requireBelow('reader timeout', resolved.timeout, 'the proxy deadline', proxyDeadline ?? Duration.millis(defaultConfig().upstream.deadlineMs));
   return resolved;
 }

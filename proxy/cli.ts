@@ -78,6 +78,7 @@ export function buildCli(): Command {
     .addOption(new Option('--replication-ms <ms>', 'with --regions: longest replication delay of an item').argParser(port).default(1000))
     .option('--region <region>', 'the region signatures must be scoped to', 'us-east-1')
     .option('--identities <file>', 'further key pairs with the IAM principal each signs as, and per-table read access (TOML or JSON)')
+    .option('--metrics <[host:]port>', 'serve what AWS would bill (invocations, billed duration, request units) as Prometheus metrics there')
     .action((flags: BackendFlags) => backendCommand(flags));
 
   program

@@ -1,19 +1,26 @@
 // `cloudtable backend`: the cloud functions served on this host over real
 // HTTP, on embedded DynamoDB: the reader at /v1/lookup, the admin function
-// under /v1/admin/. The same handler code that Lambda runs.
+// under /v1/admin/. The same handler code that Lambda runs, metered as AWS
+// would bill it (billing.ts; the counts at GET /local/billing, signed).
 
 import { ADMIN_LIMITS, ADMIN_PREFIX } from '../../common/contract/admin.js';
 import { createAdmin, type Admin, type AdminLogger } from '../admin/handler.js';
+import { ContractError } from '../../common/contract/lookup.js';
+import { errorResult, json, type FunctionUrlHandler } from '../function-url.js';
 import { createLookupHandler } from '../lookup.js';
 import type { Replica, ReplicaWait } from '../store/replicas.js';
 import { Store, type Clock } from '../store/store.js';
 import type { TransactionLimits } from '../store/transaction.js';
+import { BillingMeter } from './billing.js';
 import { ensureTable, startEngine, type Engine } from './dynalite-engine.js';
 import { serveFunctionUrl, type Mount, type RunningServer } from './http-server.js';
 import type { ReadAccess } from '../read-access.js';
 import type { LocalCredentials, LocalIdentity } from './sigv4-verify.js';
 
 export const LOCAL_TABLE_NAME = 'cloudtable';
+
+/** GET: the billing meter's counts and their cost (JSON); POST …/reset: start counting afresh. Signed like every request. */
+export const BILLING_PATH = '/local/billing';
 
 /** How often the local backend collects old generations (a schedule does it in AWS). */
 const COLLECT_EVERY_MS = 5000;
@@ -53,6 +60,8 @@ export interface Backend {
   admin: Admin;
   engine: Engine;
   http: RunningServer;
+  /** What AWS would bill for the requests served so far. */
+  meter: BillingMeter;
   close(): Promise<void>;
 }
 
@@ -61,6 +70,8 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   try {
     await ensureTable(engine.client, LOCAL_TABLE_NAME);
     opts.onEngine?.(engine);
+    const meter = new BillingMeter();
+    meter.instrument(engine.client);
     const store = new Store(engine.client, LOCAL_TABLE_NAME, {}, opts.clock);
     const admin = createAdmin(store, {
       ...(opts.limits && { limits: opts.limits }),
@@ -70,8 +81,9 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     });
     const http = await serveFunctionUrl({
       mounts: [
-        { prefix: '/', handler: createLookupHandler(store, { ...(opts.readAccess && { access: opts.readAccess }) }) },
-        { prefix: ADMIN_PREFIX, handler: admin.handler, maxBodyBytes: ADMIN_LIMITS.maxBodyBytes },
+        { prefix: '/', handler: meter.wrap('reader', createLookupHandler(store, { ...(opts.readAccess && { access: opts.readAccess }) })) },
+        { prefix: ADMIN_PREFIX, handler: meter.wrap('admin', admin.handler), maxBodyBytes: ADMIN_LIMITS.maxBodyBytes },
+        { prefix: BILLING_PATH, handler: billingHandler(meter) },
         ...(opts.extraMounts?.(store) ?? []),
       ],
       credentials: opts.credentials,
@@ -81,7 +93,9 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       port: opts.port ?? 0,
       ...(opts.onError && { onError: opts.onError }),
     });
-    const stopCollecting = collectInBackground(admin, opts.collectEveryMs ?? COLLECT_EVERY_MS, opts.onError);
+    const everyMs = opts.collectEveryMs ?? COLLECT_EVERY_MS;
+    // Each run is an invocation of the admin function by its schedule.
+    const stopCollecting = collectInBackground(() => meter.invoke('admin', 'scheduled-gc', () => admin.collect(everyMs)), everyMs, opts.onError);
     return {
       url: http.url,
       port: http.port,
@@ -89,6 +103,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       admin,
       engine,
       http,
+      meter,
       close: async () => {
         await stopCollecting();
         await http.close();
@@ -101,14 +116,13 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   }
 }
 
-/** Runs admin.collect every `everyMs`, one at a time; returns a stop function that waits for a run in progress. */
-function collectInBackground(admin: Admin, everyMs: number, onError?: (err: unknown) => void): () => Promise<void> {
+/** Runs `collect` every `everyMs`, one at a time; returns a stop function that waits for a run in progress. */
+function collectInBackground(collect: () => Promise<unknown>, everyMs: number, onError?: (err: unknown) => void): () => Promise<void> {
   if (everyMs <= 0) return () => Promise.resolve();
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     if (running) return;
-    running = admin
-      .collect(everyMs)
+    running = collect()
       .catch((err: unknown) => onError?.(err))
       .finally(() => (running = undefined));
   }, everyMs);
@@ -122,4 +136,17 @@ function collectInBackground(admin: Admin, everyMs: number, onError?: (err: unkn
 /** The admin function logs JSON lines in Lambda; locally only failures matter, through onError. */
 function quietAdminLog(onError?: (err: unknown) => void): AdminLogger {
   return { info: () => {}, error: (obj, msg) => onError?.(new Error(`${msg}: ${JSON.stringify(obj)}`)) };
+}
+
+/** The billing meter's signed debug endpoint (not metered: AWS has no such function). */
+function billingHandler(meter: BillingMeter): FunctionUrlHandler {
+  return (event) => {
+    const method = event.requestContext.http.method;
+    if (event.rawPath === BILLING_PATH && method === 'GET') return Promise.resolve(json(200, meter.snapshot()));
+    if (event.rawPath === `${BILLING_PATH}/reset` && method === 'POST') {
+      meter.reset();
+      return Promise.resolve(json(200, meter.snapshot()));
+    }
+    return Promise.resolve(errorResult(new ContractError(404, 'no-route', `GET ${BILLING_PATH} or POST ${BILLING_PATH}/reset`)));
+  };
 }

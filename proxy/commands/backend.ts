@@ -3,7 +3,11 @@
 
 import { startBackend } from '../../lambda/local/backend.js';
 import { startRegions } from '../../lambda/local/regions.js';
+import type { BillingMeter } from '../../lambda/local/billing.js';
+import { billingRegistry } from '../../lambda/local/billing-metrics.js';
 import { createLogger } from '../log.js';
+import { serveMetrics } from '../metrics/endpoint.js';
+import { parseMetricsAddress } from '../addresses/metrics-address.js';
 import { localCredentials } from './local-credentials.js';
 import { loadLocalIdentities } from './local-identities.js';
 
@@ -17,6 +21,8 @@ export interface BackendFlags {
   replicationMs?: number;
   region: string;
   identities?: string;
+  /** Where to serve the billing counts as Prometheus metrics. */
+  metrics?: string;
 }
 
 export async function backendCommand(flags: BackendFlags): Promise<void> {
@@ -36,16 +42,22 @@ export async function backendCommand(flags: BackendFlags): Promise<void> {
     adminLog: log,
   };
   let backend: { url: string; close(): Promise<void> };
+  /** What the home region's functions would be billed (the other regions' readers are not metered). */
+  let meter: BillingMeter;
   if ((flags.regions ?? 1) > 1) {
     const cloud = await startRegions({ ...common, regions: flags.regions!, delay: { minMs: 0, maxMs: flags.replicationMs ?? 1000 } });
     backend = { url: cloud.home.url, close: () => cloud.close() };
+    meter = cloud.home.meter;
     for (const r of cloud.regions) {
       log.info({ region: r.name, url: r.url }, 'region listening');
       process.stdout.write(`region ${r.name} on ${r.url}${r.name === 'local-1' ? ' (home: reader and admin)' : ' (reader over a replica)'}\n`);
     }
   } else {
-    backend = await startBackend(common);
+    const single = await startBackend(common);
+    backend = single;
+    meter = single.meter;
   }
+  const metrics = flags.metrics !== undefined ? serveMetrics({ registry: billingRegistry(meter) }, parseMetricsAddress(flags.metrics), log) : undefined;
   log.info({ url: backend.url, storage: flags.data ?? 'memory' }, 'backend listening');
   process.stdout.write(`cloudtable backend on ${backend.url} (${flags.data ? `data in ${flags.data}` : 'in memory'})\n`);
   if (generated) {
@@ -57,6 +69,7 @@ export async function backendCommand(flags: BackendFlags): Promise<void> {
   }
   await untilSignal();
   log.info('stopping');
+  await metrics?.close();
   await backend.close();
   log.flush();
 }

@@ -5,6 +5,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { MetricsAddress } from '../addresses/metrics-address.js';
 import type { Config } from '../config.js';
@@ -31,7 +32,8 @@ export function startProxyMetrics(config: Config, log: Logger): { metrics?: Prox
 /** Scrapers are few; anything beyond this is not one. */
 const MAX_CONNECTIONS = 32;
 
-export function serveMetrics(metrics: ProxyMetrics, at: MetricsAddress, log: Logger): MetricsEndpoint {
+/** Serves a registry: the proxy's metrics, or the local backend's billing counts. */
+export function serveMetrics(metrics: { readonly registry: Registry }, at: MetricsAddress, log: Logger): MetricsEndpoint {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -133,24 +133,32 @@ describe('batcher, over the real HTTP client and backend', () => {
     return { upstream, outcomes, failures, ask };
   };
 
-  it('holds misses for the window, then sends them as one request; a full batch goes at once', async () => {
+  it('sends what one tick asks at once when nothing is in flight; holds what arrives meanwhile for the window; a full batch goes at once', async () => {
     const clock = new FakeClock();
     const { upstream, outcomes, ask } = run(backend.url, clock, 50, 4);
+    // Nothing waiting or in flight: the misses of this tick go together, without the window.
     ask('k1');
     ask('k2');
-    ask('nope');
     await new Promise((r) => setImmediate(r));
-    assert.equal(upstream.requests, 0, 'nothing sent inside the window');
+    assert.deepEqual(upstream.batchSizes, [2]);
+    // Asked while that request is in flight: held for the window.
+    ask('nope');
+    ask('k3');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(upstream.batchSizes, [2], 'nothing more sent inside the window');
     clock.advance(50);
-    await waitUntil(() => outcomes.size === 3, { what: 'three outcomes' });
-    assert.deepEqual(upstream.batchSizes, [3]);
+    await waitUntil(() => outcomes.size === 4, { what: 'four outcomes' });
+    assert.deepEqual(upstream.batchSizes, [2, 2]);
     assert.deepEqual(
-      ['k1', 'k2', 'nope'].map((k) => (outcomes.get(k) as { result: unknown }).result),
-      [{ s: 'found', value: 'v1' }, { s: 'found', value: 'v2' }, { s: 'not-found' }],
+      ['k1', 'k2', 'nope', 'k3'].map((k) => (outcomes.get(k) as { result: unknown }).result),
+      [{ s: 'found', value: 'v1' }, { s: 'found', value: 'v2' }, { s: 'not-found' }, { s: 'found', value: 'v3' }],
     );
-    for (let i = 0; i < 4; i++) ask(`k${i + 3}`);
-    await waitUntil(() => outcomes.size === 7, { what: 'the full batch, without the window passing' });
-    assert.deepEqual(upstream.batchSizes, [3, 4]);
+    // A full batch goes at once, even while another request is in flight.
+    ask('k4');
+    await new Promise((r) => setImmediate(r));
+    for (let i = 5; i < 9; i++) ask(`k${i}`);
+    await waitUntil(() => outcomes.size === 9, { what: 'the full batch, without the window passing' });
+    assert.deepEqual(upstream.batchSizes, [2, 2, 1, 4]);
     await upstream.close();
   });
 

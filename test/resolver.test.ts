@@ -42,6 +42,30 @@ describe('resolver', () => {
     await resolver.close();
   });
 
+  it('sends a lone miss at once, and batches only the misses that arrive while a request is in flight', async () => {
+    const windowMs = 200;
+    const { resolver, upstream } = testResolver(testConfig(backend.url, { upstream: { batch_window_ms: windowMs } }));
+    const asked = performance.now();
+    const lone = resolver.lookup('t', 'alias', 'k10');
+    // The lone miss is on its way now (sent at the end of the tick that asked it), its answer not back yet.
+    await new Promise((resolve) => setImmediate(resolve));
+    const joined = performance.now();
+    const answers = await Promise.all([lone, resolver.lookup('t', 'alias', 'k11'), resolver.lookup('t', 'alias', 'k12')]);
+    assert.deepEqual(answers.map((a) => a.kind), ['found', 'found', 'found']);
+    assert.deepEqual(upstream.batchSizes, [1, 2], 'the two asked while the first was in flight share one request');
+    const loneWait = upstream.sentAt[0]! - asked;
+    const joinedWait = upstream.sentAt[1]! - joined;
+    assert.ok(loneWait < windowMs / 4, `the lone miss waited ${loneWait.toFixed(1)} ms (window ${windowMs} ms)`);
+    assert.ok(joinedWait >= windowMs - 1, `the misses asked while one was in flight waited ${joinedWait.toFixed(1)} ms, less than the window`);
+    // A caller asking again as soon as it is answered (smtpd's next miss) finds nothing in flight.
+    assert.equal((await resolver.lookup('t', 'alias', 'k13')).kind, 'found');
+    const next = performance.now();
+    assert.equal((await resolver.lookup('t', 'alias', 'k14')).kind, 'found');
+    const nextWait = upstream.sentAt[3]! - next;
+    assert.ok(nextWait < windowMs / 4, `the next lone miss waited ${nextWait.toFixed(1)} ms (window ${windowMs} ms)`);
+    await resolver.close();
+  });
+
   it('keeps found answers for ttl and not-found answers for the shorter negative ttl', async () => {
     const clock = new FakeClock();
     const { resolver, upstream } = testResolver(testConfig(backend.url, { cache: { ttl_s: 0.6, negative_ttl_s: 0.2 }, upstream: ON_FAKE_CLOCK }), undefined, clock);

@@ -92,6 +92,18 @@ export class StdioDriver {
     });
   }
 
+  /** Asks each of `keys` once, one at a time (as smtpd does), checking each was found; the latency of each. */
+  async runOnce(table: string, keys: string[]): Promise<{ latencies: number[] }> {
+    const latencies: number[] = [];
+    for (const [i, key] of keys.entries()) {
+      const t0 = performance.now();
+      const [reply] = await this.exchange(line(table, i, key), 1);
+      latencies.push(performance.now() - t0);
+      if (!reply!.includes('|found|')) throw new Error(`answer not found: ${reply}`);
+    }
+    return { latencies };
+  }
+
   close(): void {
     this.child.stdin.end();
     this.child.kill();

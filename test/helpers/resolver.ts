@@ -13,6 +13,8 @@ export class CountingUpstream implements Upstream {
   requests = 0;
   queries = 0;
   readonly batchSizes: number[] = [];
+  /** performance.now() when each lookup request was handed to the HTTP client. */
+  readonly sentAt: number[] = [];
 
   constructor(private readonly inner: Upstream) {}
 
@@ -20,6 +22,7 @@ export class CountingUpstream implements Upstream {
     this.requests++;
     this.queries += queries.length;
     this.batchSizes.push(queries.length);
+    this.sentAt.push(performance.now());
     return this.inner.lookup(table, queries, timeoutMs);
   }
 

@@ -1,10 +1,12 @@
-// `npm run bench [-- FILTER…]`: runs every bench/*.bench.ts in name order
-// (or those whose name contains a FILTER) and prints each one's table.
+// `npm run bench [-- FILTER…] [--duration S] [--short]`: runs every
+// bench/*.bench.ts in name order (or those whose name contains a FILTER)
+// and prints each one's table (the options: bench/lib/options.ts).
 // Each benchmark measures its subject and a reference side by side in the
 // same run, so the ratios mean something on a noisy machine.
 
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { benchOptions } from './lib/options.js';
 import { machineLine } from './lib/report.js';
 
 export interface BenchModule {
@@ -13,7 +15,7 @@ export interface BenchModule {
 }
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
-const filters = process.argv.slice(2);
+const { filters } = benchOptions();
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))

@@ -36,7 +36,7 @@ export const SCHEMA = section('', {
     deadlineMs: key('deadline_ms', integer(1, 600_000, 'ms'), { default: 5000, doc: 'every request is answered by then' }),
     connections: key('connections', integer(1, 1024), { default: 8, doc: 'most HTTP connections to the function' }),
     keepAliveMs: key('keepalive_ms', integer(1, 3_600_000, 'ms'), { default: 30_000, doc: 'idle keep-alive of those connections' }),
-    batchWindowMs: key('batch_window_ms', integer(0, 1000, 'ms'), { default: 1, doc: 'how long a miss waits for others to share its HTTP request (0: same event-loop turn)' }),
+    batchWindowMs: key('batch_window_ms', integer(0, 1000, 'ms'), { default: 1, doc: 'how long misses asked while a request of their table is in flight wait for others to share the next one (0: same event-loop turn); a miss with nothing to join goes out at once, with whatever else the same event-loop turn asked' }),
     batchMax: key('batch_max', integer(1, 100), { default: 100, doc: 'most keys in one HTTP request' }),
     maxResponseBytes: key('max_response_bytes', integer(1024, 2 ** 31, 'bytes'), { default: MiB64, doc: 'larger responses are errors' }),
   }),

@@ -8,13 +8,16 @@ import {
   CONTRACT_VERSION,
   ContractError,
   ENTRIES_PATH,
+  GENERATIONS_PATH,
   LIMITS,
   LOOKUP_PATH,
   PATTERNS_PATH,
   parseChangesRequest,
+  parseGenerationsRequest,
   parseListRequest,
   parseLookupRequest,
   type ChangesResponse,
+  type GenerationsResponse,
   type ListResponse,
   type LookupResponse,
   type QueryResult,
@@ -49,6 +52,33 @@ export async function lookup(store: Store, body: unknown, gate: ReadGate = OPEN)
     return { s: 'error', reason: read.error };
   });
   return { v: CONTRACT_VERSION, table: request.table, generation: meta.generation, epoch: meta.epoch, ...info(meta), results };
+}
+
+/**
+ * Answers the active generation of several tables: one META read each, in
+ * one invocation. A table the caller may not read is answered with the
+ * gate's refusal (`access-denied`) and not read: nothing says whether it exists.
+ */
+export async function generations(store: Store, body: unknown, gate: ReadGate = OPEN): Promise<GenerationsResponse> {
+  const request = parseGenerationsRequest(body);
+  const refused = request.tables.map((table): string | undefined => {
+    try {
+      gate(table);
+      return undefined;
+    } catch (err) {
+      if (err instanceof ContractError) return err.code;
+      throw err;
+    }
+  });
+  const metas = await Promise.all(request.tables.map((table, i) => (refused[i] === undefined ? store.readMeta(table) : undefined)));
+  return {
+    v: CONTRACT_VERSION,
+    tables: request.tables.map((table, i) => {
+      const meta = metas[i];
+      if (meta) return { table, generation: meta.generation, epoch: meta.epoch };
+      return { table, error: refused[i] ?? 'unknown-table' };
+    }),
+  };
 }
 
 /** Answers one page of the active generation's entries or pattern items (or of a kept generation the request names). */
@@ -163,6 +193,7 @@ export function createLookupHandler(store: Store, opts: LookupHandlerOptions = {
       [PATTERNS_PATH]: answer('patterns', (body, gate) => list(store, body, 'patterns', gate)),
       [ENTRIES_PATH]: answer('entries', (body, gate) => list(store, body, 'entries', gate)),
       [CHANGES_PATH]: answer('changes', (body, gate) => changes(store, body, gate)),
+      [GENERATIONS_PATH]: answer('generations', (body, gate) => generations(store, body, gate)),
     });
 }
 

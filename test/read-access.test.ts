@@ -114,4 +114,20 @@ describe('per-table read access by principal', () => {
       await local.close();
     }
   });
+
+  it('generations: a table the host may not read is answered with the refusal, not its generation nor whether it exists', async () => {
+    const one = readerAs(url, MAIL1);
+    const two = readerAs(url, MAIL2);
+    try {
+      const allowed = await one.generations(['passwd', 'aliases'], 5000);
+      assert.ok(allowed.tables.every((t) => 'generation' in t));
+      const refused = await two.generations(['passwd', 'aliases', 'nosuch'], 5000);
+      assert.deepEqual(refused.tables[0], { table: 'passwd', error: 'access-denied' });
+      assert.ok('generation' in refused.tables[1]!);
+      assert.deepEqual(refused.tables[2], { table: 'nosuch', error: 'unknown-table' });
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
 });

@@ -13,6 +13,15 @@ export const ENTRIES_PATH = '/v1/entries';
 /** A page of what changed between a generation a replica holds and the active one (incremental transfer). */
 export const CHANGES_PATH = '/v1/changes';
 
+/**
+ * The active generation of several tables in one request (one invocation,
+ * one META read per table): how a proxy checks every table it serves at
+ * once. Added compatibly in v1: a function that predates it answers 404
+ * `no-route`, and the proxy then checks one table at a time with a lookup
+ * that asks no keys.
+ */
+export const GENERATIONS_PATH = '/v1/generations';
+
 export const LIMITS = {
   /** Queries per lookup request; also DynamoDB's BatchGetItem ceiling. */
   maxQueries: 100,
@@ -363,4 +372,51 @@ export function parseListResponse(body: unknown, expectedTable: string): ListRes
     entries: out,
     ...(next !== undefined && { next }),
   };
+}
+
+/** `POST /v1/generations`: the active generation of each of `tables` (1–maxQueries distinct names). */
+export interface GenerationsRequest {
+  v: typeof CONTRACT_VERSION;
+  tables: string[];
+}
+
+/** One table's answer: its generation (and epoch), or why there is none (`unknown-table`, or a refusal such as `forbidden`). */
+export type TableGenerationResult = { table: string; generation: number; epoch?: number } | { table: string; error: string };
+
+export interface GenerationsResponse {
+  v: typeof CONTRACT_VERSION;
+  /** One per table asked, in request order. */
+  tables: TableGenerationResult[];
+}
+
+export function parseGenerationsRequest(body: unknown): GenerationsRequest {
+  if (!isRecord(body)) throw new ContractError(400, 'bad-request', 'body must be a JSON object');
+  if (body.v !== CONTRACT_VERSION) {
+    throw new ContractError(400, 'bad-version', `contract version ${String(body.v)} is not supported; this function speaks v${CONTRACT_VERSION}`);
+  }
+  const { tables } = body;
+  if (!Array.isArray(tables) || tables.length === 0) throw new ContractError(400, 'bad-request', 'tables must be a non-empty array');
+  if (tables.length > LIMITS.maxQueries) throw new ContractError(413, 'too-many-tables', `${tables.length} tables; at most ${LIMITS.maxQueries} per request`);
+  for (const [i, t] of tables.entries()) {
+    if (typeof t !== 'string' || !LIMITS.tableName.test(t)) throw new ContractError(400, 'bad-table', `tables[${i}] must match ${String(LIMITS.tableName)}`);
+  }
+  if (new Set(tables).size !== tables.length) throw new ContractError(400, 'bad-request', 'tables must be distinct');
+  return { v: CONTRACT_VERSION, tables: tables as string[] };
+}
+
+/** Validates the answer to a generations request for `expected`, table by table, in order; throws on anything else. */
+export function parseGenerationsResponse(body: unknown, expected: readonly string[]): GenerationsResponse {
+  if (!isRecord(body)) throw new Error('response is not a JSON object');
+  if (body.v !== CONTRACT_VERSION) throw new Error(`response contract version ${String(body.v)}, expected ${CONTRACT_VERSION}`);
+  const { tables } = body;
+  if (!Array.isArray(tables) || tables.length !== expected.length) throw new Error(`response does not answer the ${expected.length} tables asked`);
+  const out = tables.map((r, i): TableGenerationResult => {
+    if (!isRecord(r) || r.table !== expected[i]) throw new Error(`tables[${i}] is not the answer for ${expected[i]}`);
+    if (typeof r.error === 'string') return { table: expected[i]!, error: r.error };
+    const { generation } = r;
+    if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) throw new Error(`tables[${i}].generation is not a non-negative integer`);
+    const epoch = parseEpoch(r);
+    return { table: expected[i]!, generation, ...(epoch !== undefined && { epoch }) };
+  });
+  return { v: CONTRACT_VERSION, tables: out };
 }

@@ -10,7 +10,7 @@ import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './
 import { Breaker } from './breaker.js';
 import { AnswerCache, type CacheEntry } from './cache.js';
 import { DeadlineList, type Timed } from './deadlines.js';
-import { TableHandles } from '../tables/table-handle.js';
+import { TableHandles, type TableHandle } from '../tables/table-handle.js';
 import { TableGeneration } from './generation.js';
 import { NO_OBSERVER, type ResolverObserver } from './observer.js';
 
@@ -63,6 +63,9 @@ export class Resolver {
   /** Warnings about tables the function does not have: three per ten seconds, then a count. */
   private readonly missingTableLog = new LogBudget(3, 10_000);
   private readonly poller: Timer;
+  private readonly pollMs: number;
+  /** Cleared once the function answers that it has no generations request (it predates it): tables are then checked one at a time. */
+  private checkTogether = true;
   private lastTable: string | undefined;
   private local: LocalTables | undefined;
 
@@ -92,7 +95,8 @@ export class Resolver {
     );
     this.waiters = new DeadlineList<Waiter>(clock, (w) => this.answer(w, this.fallback(w.flight.table, w.flight.service, w.flight.ck, this.deadlineReason, true)));
     // Checked a few times per max_staleness, so confirmations arrive before hits would have to wait for one.
-    this.poller = clock.setInterval(() => this.checkTablesInUse(), Math.max(25, Math.floor(config.cache.maxStalenessMs / 4)));
+    this.pollMs = Math.max(25, Math.floor(config.cache.maxStalenessMs / 4));
+    this.poller = clock.setInterval(() => this.checkTablesInUse(), this.pollMs);
     this.poller.unref();
   }
 
@@ -386,19 +390,69 @@ export class Resolver {
     }
   }
 
-  /** Checks the generation of every table in use that has not been confirmed for half of max_staleness. */
+  /**
+   * Once a table in use has gone unconfirmed for half of max_staleness,
+   * checks it together with every other table in use that would fall due
+   * before the next tick: one request (one invocation) for all of this
+   * process's tables, once per interval at most, whatever their number.
+   * Tables whose lookups reached the function recently are confirmed by
+   * those and skipped; tables not asked for longer than the cache TTL are
+   * not checked at all.
+   */
   private checkTablesInUse(): void {
     if (this.breaker.open) return; // the breaker's probe finds out when the function is back
     const now = this.clock.now();
     const inUse = Math.max(this.config.cache.ttlMs, this.config.cache.negativeTtlMs);
+    const half = this.config.cache.maxStalenessMs / 2;
+    const soon: TableHandle[] = [];
+    let due = false;
     for (const h of this.handles) {
-      if (now - h.usedAt > inUse || now - h.generation.confirmedAt < this.config.cache.maxStalenessMs / 2 || h.checking) continue;
-      h.checking = true;
-      const table = h.name;
-      this.checkGeneration(table)
-        // A failure is logged and counted by observed(); the next tick tries again.
-        .catch(() => undefined)
-        .finally(() => (h.checking = false));
+      if (now - h.usedAt > inUse || h.checking) continue;
+      const age = now - h.generation.confirmedAt;
+      if (age >= half) due = true;
+      if (age >= half - this.pollMs) soon.push(h);
+    }
+    if (!due) return;
+    for (const h of soon) h.checking = true;
+    const tables = soon.map((h) => h.name);
+    const check = tables.length > 1 && this.checkTogether && this.upstream.generations ? this.checkGenerations(tables) : Promise.all(tables.map((t) => this.checkGeneration(t)));
+    // A failure is logged and counted where it happens; the next tick tries again.
+    check.catch(() => undefined).finally(() => soon.forEach((h) => (h.checking = false)));
+  }
+
+  /**
+   * One generations request for `tables` (in chunks of the contract's
+   * limit): each answer is taken as a lookup's would be. A function that
+   * predates the request is asked one table at a time from then on.
+   */
+  private async checkGenerations(tables: string[]): Promise<void> {
+    for (let i = 0; i < tables.length; i += LIMITS.maxQueries) {
+      const chunk = tables.slice(i, i + LIMITS.maxQueries);
+      const seq = this.batcher.nextSeq();
+      const started = this.clock.monotonic();
+      this.observer.requestSent(GENERATIONS_LABEL, 0);
+      let res;
+      try {
+        res = await this.upstream.generations!(chunk, this.config.upstream.deadlineMs);
+      } catch (err) {
+        if (err instanceof CallError && err.functionCode === 'no-route') {
+          this.observer.requestDone(GENERATIONS_LABEL, err.code, this.clock.monotonic() - started);
+          this.checkTogether = false;
+          this.log.info({ tables: tables.length }, 'the function has no generations request (an older version): tables are checked one at a time');
+          await Promise.all(tables.slice(i).map((t) => this.checkGeneration(t)));
+          return;
+        }
+        this.upstreamFailed(GENERATIONS_LABEL, err, this.clock.monotonic() - started, 0);
+        throw err;
+      }
+      const ms = this.clock.monotonic() - started;
+      this.observer.requestDone(GENERATIONS_LABEL, 'ok', ms);
+      this.breaker.succeeded();
+      for (const r of res.tables) {
+        // The function read each META after the request was sent.
+        if ('generation' in r) this.observeGeneration(r.table, r.generation, r.epoch, seq, this.clock.now() - ms);
+        else this.log.warn({ table: r.table, cause: r.error }, 'generation check: the function has no generation of this table to give');
+      }
     }
   }
 
@@ -419,6 +473,9 @@ export class Resolver {
     }
   }
 }
+
+/** The metrics' table label of a generation check of several tables at once. */
+export const GENERATIONS_LABEL = '(generations)';
 
 export function cacheKey(table: string, service: Service, key: string): string {
   return `${table}\0${service}\0${key}`;

@@ -7,13 +7,17 @@ import {
   CHANGES_PATH,
   CONTRACT_VERSION,
   ENTRIES_PATH,
+  GENERATIONS_PATH,
   LOOKUP_PATH,
   PATTERNS_PATH,
   parseChangesResponse,
+  parseGenerationsResponse,
   parseListResponse,
   parseLookupResponse,
   type ChangesRequest,
   type ChangesResponse,
+  type GenerationsRequest,
+  type GenerationsResponse,
   type ListRequest,
   type ListResponse,
   type LookupQuery,
@@ -33,6 +37,8 @@ export interface Upstream {
   lookup(table: string, queries: LookupQuery[], timeoutMs: number, signal?: AbortSignal): Promise<LookupResponse>;
   /** One page of the active generation's entries or pattern entries, after `after`. */
   list(what: Listing, table: string, after: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<ListResponse>;
+  /** The active generation of several tables in one request; absent: check them one at a time with `lookup(table, [])`. */
+  generations?(tables: string[], timeoutMs: number, signal?: AbortSignal): Promise<GenerationsResponse>;
   close(): Promise<void>;
 }
 
@@ -70,6 +76,11 @@ export class HttpUpstream implements Upstream {
   changes(table: string, from: number, to: number | undefined, after: string | undefined, timeoutMs: number): Promise<ChangesResponse> {
     const request: ChangesRequest = { v: CONTRACT_VERSION, table, from, ...(to !== undefined && { to }), ...(after !== undefined && { after }) };
     return this.call(CHANGES_PATH, request, after !== undefined ? [after] : [], timeoutMs, undefined, (json) => parseChangesResponse(json, table, from));
+  }
+
+  generations(tables: string[], timeoutMs: number, signal?: AbortSignal): Promise<GenerationsResponse> {
+    const request: GenerationsRequest = { v: CONTRACT_VERSION, tables };
+    return this.call(GENERATIONS_PATH, request, [], timeoutMs, signal, (json) => parseGenerationsResponse(json, tables));
   }
 
   private call<T>(path: string, request: unknown, secrets: string[], timeoutMs: number, signal: AbortSignal | undefined, parse: (json: unknown) => T): Promise<T> {

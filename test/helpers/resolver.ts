@@ -1,4 +1,4 @@
-import type { ListResponse, LookupQuery, LookupResponse } from '../../common/contract/lookup.js';
+import type { GenerationsResponse, ListResponse, LookupQuery, LookupResponse } from '../../common/contract/lookup.js';
 import type { Clock } from '../../proxy/clock.js';
 import { buildConfig, type Config } from '../../proxy/config.js';
 import { silentLogger } from '../../proxy/log.js';
@@ -13,6 +13,8 @@ export class CountingUpstream implements Upstream {
   requests = 0;
   queries = 0;
   readonly batchSizes: number[] = [];
+  /** The tables of each generations request, as handed to the HTTP client. */
+  readonly generationChecks: string[][] = [];
   /** performance.now() when each lookup request was handed to the HTTP client. */
   readonly sentAt: number[] = [];
 
@@ -29,6 +31,13 @@ export class CountingUpstream implements Upstream {
   list(what: Listing, table: string, after: string | undefined, timeoutMs: number): Promise<ListResponse> {
     this.requests++;
     return this.inner.list(what, table, after, timeoutMs);
+  }
+
+  generations(tables: string[], timeoutMs: number): Promise<GenerationsResponse> {
+    this.requests++;
+    this.generationChecks.push(tables);
+    if (!this.inner.generations) return Promise.reject(new Error('the inner upstream has no generations request'));
+    return this.inner.generations(tables, timeoutMs);
   }
 
   close(): Promise<void> {

@@ -51,6 +51,7 @@ describe('exit codes', () => {
       [new CallError('function-error', 'x', 409, 'lease-expired'), EX.TEMPFAIL],
       [new CallError('function-error', 'x', 503, 'replicating'), EX.TEMPFAIL],
       [new CallError('function-error', 'x', 404, 'unknown-table'), EX.NOINPUT],
+      [new CallError('function-error', 'x', 403, 'access-denied'), EX.NOPERM],
       [new CallError('function-error', 'x', 400, 'bad-request'), EX.UNAVAILABLE],
       [new CallError('function-error', 'x', 503, 'something-new'), EX.TEMPFAIL],
       [new CallError('network', 'x'), EX.TEMPFAIL],

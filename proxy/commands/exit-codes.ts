@@ -55,6 +55,7 @@ const BY_FUNCTION_CODE: Record<string, number> = {
   'no-service': EX.USAGE,
   'too-many-entries': EX.DATAERR,
   forbidden: EX.NOPERM,
+  'access-denied': EX.NOPERM,
 };
 
 /** What failed in a call (CallError's codes), when the function gave no code of its own. */

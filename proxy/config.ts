@@ -33,6 +33,18 @@ export interface UpstreamConfig {
   /** At most this many keys per HTTP request (the contract allows 100). */
   batchMax: number;
   maxResponseBytes: number;
+  /** Several readers (one per region); empty: `url` alone. */
+  endpoints: EndpointConfig[];
+  /** Hedged requests, at most this share (%) of requests in steady state. */
+  hedgeBudgetPercent: number;
+  hedgeMinMs: number;
+  hedgeMaxMs: number;
+}
+
+export interface EndpointConfig {
+  url: string;
+  /** `upstream.region` when unset. */
+  region?: string;
 }
 
 export interface CacheConfig {
@@ -55,6 +67,8 @@ export interface BreakerConfig {
   failures: number;
   /** While open, recovery is probed this often. */
   probeIntervalMs: number;
+  /** A call still unanswered after this counts as a failure of its endpoint (0: adaptive). */
+  slowCallMs: number;
 }
 
 export interface TableConfig {

@@ -9,8 +9,7 @@ import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
 import type { TableService } from './tables/table-service.js';
-import { HttpUpstream } from './upstream/client.js';
-import { RequestSigner } from './http/signer.js';
+import { createUpstream } from './upstream/create.js';
 
 /** The shared lookup stack of one proxy process: upstream client, resolver, table services. */
 export interface Runtime {
@@ -34,7 +33,7 @@ const MAX_AUTH_VERDICTS = 10_000;
  * rebuilt on reload reports to the same ones.
  */
 export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider, metrics?: ProxyMetrics): Runtime {
-  const upstream = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
+  const upstream = createUpstream(config, credentials);
   const resolver = new Resolver(config, upstream, log, metrics);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });

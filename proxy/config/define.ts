@@ -155,6 +155,8 @@ function parseAny(node: Node, raw: unknown, path: string, ctx: Context): unknown
       return out;
     }
     case 'list': {
+      // A list whose default is empty is optional (upstream.endpoints); given, it must hold something.
+      if (raw === undefined && Array.isArray(node.default) && node.default.length === 0) return [];
       const items = raw === undefined ? node.default : raw;
       if (!Array.isArray(items) || items.length === 0) throw new ConfigError(`${path} must be a non-empty list of [[${path}]] tables`);
       return items.map((item, i) => parseAny(node.item, item, `${path}[${i}]`, ctx));

@@ -39,6 +39,17 @@ export const SCHEMA = section('', {
     batchWindowMs: key('batch_window_ms', integer(0, 1000, 'ms'), { default: 1, doc: 'how long misses asked while a request of their table is in flight wait for others to share the next one (0: same event-loop turn); a miss with nothing to join goes out at once, with whatever else the same event-loop turn asked' }),
     batchMax: key('batch_max', integer(1, 100), { default: 100, doc: 'most keys in one HTTP request' }),
     maxResponseBytes: key('max_response_bytes', integer(1024, 2 ** 31, 'bytes'), { default: MiB64, doc: 'larger responses are errors' }),
+    endpoints: list(
+      'endpoints',
+      section('', {
+        url: key('url', origin, { required: true, doc: "a reader Function URL (an origin, no path): one per region, as the stack's ProxyConfig lists them" }),
+        region: optionalKey('region', text, { defaultDoc: '`upstream.region`', doc: 'region of its SigV4 signature' }),
+      }),
+      { default: [], defaultDoc: 'none: `upstream.url` alone', doc: 'several readers: misses go to the fastest healthy one and are hedged to the next (README, "Several endpoints")' },
+    ),
+    hedgeBudgetPercent: key('hedge_budget_percent', integer(0, 100, '%'), { default: 5, doc: 'hedged requests, at most this share of requests in steady state (0: no hedging)' }),
+    hedgeMinMs: key('hedge_min_ms', integer(1, 60_000, 'ms'), { default: 20, doc: "floor of the hedge delay (an endpoint's recent 95th percentile)" }),
+    hedgeMaxMs: key('hedge_max_ms', integer(1, 60_000, 'ms'), { default: 300, doc: 'cap of the hedge delay, well below the deadline' }),
   }),
   cache: section('cache', {
     maxEntries: key('max_entries', integer(1, 100_000_000), { default: 100_000, doc: 'LRU bound on entries' }),
@@ -54,6 +65,11 @@ export const SCHEMA = section('', {
   breaker: section('breaker', {
     failures: key('failures', integer(1, 1000), { default: 3, doc: 'consecutive upstream failures that open the circuit' }),
     probeIntervalMs: key('probe_interval_ms', integer(10, 60_000, 'ms'), { default: 200, doc: 'recovery probe interval while open' }),
+    slowCallMs: key('slow_call_ms', integer(0, 600_000, 'ms'), {
+      default: 0,
+      defaultDoc: '0: adaptive',
+      doc: 'calls still unanswered after this count as failures of their endpoint (0: four times its recent 95th percentile, never below 1.5 s, what a cold start needs)',
+    }),
   }),
   tables: named(
     'tables',

@@ -152,7 +152,7 @@ export async function switchableUpstream(initial: UpstreamMode): Promise<Switcha
  * signature made for its Host, as a Function URL does, so a forwarder in
  * between re-signs as a signing proxy would.
  */
-async function forward(to: string, req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+export async function forward(to: string, req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
   try {
     const r = await forwardSigned(to, req, body);
     res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.text);

@@ -1,0 +1,110 @@
+// What the proxy knows of one reader endpoint from its recent calls: an
+// EWMA of latency (to pick the fastest), a window of latencies (its 95th
+// percentile sets the hedge delay and the adaptive slow-call threshold),
+// and outlier ejection: consecutive failures or slow calls take it out for
+// a while, after which one call probes it back (Envoy's outlier detection,
+// Resilience4j's slow-call rate, in their simplest form).
+
+export interface HealthOptions {
+  /** Consecutive failures (slow calls included) that eject the endpoint. */
+  failures: number;
+  /** How long an ejected endpoint is left alone before one call probes it. */
+  ejectMs: number;
+  /** Fixed slow-call threshold (ms); 0: adaptive. */
+  slowCallMs: number;
+  /** The adaptive threshold never goes below this (a cold start). */
+  slowCallFloorMs: number;
+}
+
+const WINDOW = 64;
+const ALPHA = 0.3;
+/** An estimate older than this is refreshed by a call sent there too (hedged.ts). */
+export const REFRESH_MS = 1000;
+
+export class EndpointHealth {
+  private readonly latencies: number[] = [];
+  private next = 0;
+  private ewma: number | undefined;
+  private consecutive = 0;
+  private ejectedUntil = 0;
+  private probing = false;
+  private lastSampleAt = 0;
+
+  constructor(private readonly options: HealthOptions) {}
+
+  /** Recent latency estimate (ms), 0 before any answer, so a new endpoint gets tried. */
+  get latencyMs(): number {
+    return this.ewma ?? 0;
+  }
+
+  /** Whether calls may go here now (an ejected endpoint takes one probe once its time is up). */
+  available(now: number): boolean {
+    return this.ejectedUntil === 0 || (now >= this.ejectedUntil && !this.probing);
+  }
+
+  get ejected(): boolean {
+    return this.ejectedUntil !== 0;
+  }
+
+  /** A call starts; returns whether it is the probe of an ejected endpoint. */
+  started(now: number): boolean {
+    if (this.ejectedUntil !== 0 && now >= this.ejectedUntil) {
+      this.probing = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether the latency estimate is old enough to be refreshed; marks it as being refreshed. */
+  refreshDue(now: number): boolean {
+    if (now - this.lastSampleAt < REFRESH_MS) return false;
+    this.lastSampleAt = now;
+    return true;
+  }
+
+  /** A call here lost to another endpoint's answer after `ms`: it would have taken at least that long. */
+  lost(ms: number, now: number): void {
+    this.lastSampleAt = now;
+    this.ewma = Math.max(this.ewma ?? 0, ms);
+  }
+
+  succeeded(ms: number, now: number): void {
+    this.lastSampleAt = now;
+    this.latencies[this.next] = ms;
+    this.next = (this.next + 1) % WINDOW;
+    // Back from failing or ejection: the penalties say nothing about it any more.
+    // A call at under half the estimate is believed at once (an endpoint that got
+    // better, seen by a refresh once a second); getting worse is smoothed.
+    const recovered = this.consecutive > 0 || this.ejectedUntil !== 0 || (this.ewma !== undefined && ms < this.ewma / 2);
+    this.ewma = this.ewma === undefined || recovered ? ms : ALPHA * ms + (1 - ALPHA) * this.ewma;
+    this.consecutive = 0;
+    this.ejectedUntil = 0;
+    this.probing = false;
+  }
+
+  /** A failure, or a call still unanswered at the slow-call threshold. */
+  failed(now: number): void {
+    this.lastSampleAt = now;
+    // A failure weighs as a call that took the slow-call threshold, so the endpoint drops behind healthy ones.
+    const penalty = this.slowCallMs();
+    this.ewma = this.ewma === undefined ? penalty : ALPHA * penalty + (1 - ALPHA) * this.ewma;
+    this.consecutive++;
+    if (this.probing || this.consecutive >= this.options.failures) {
+      this.ejectedUntil = now + this.options.ejectMs;
+      this.probing = false;
+    }
+  }
+
+  /** 95th percentile of the recent answers (ms), undefined before enough of them. */
+  p95(): number | undefined {
+    if (this.latencies.length < 8) return undefined;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
+  }
+
+  /** When an unanswered call counts as slow. */
+  slowCallMs(): number {
+    if (this.options.slowCallMs > 0) return this.options.slowCallMs;
+    return Math.max(this.options.slowCallFloorMs, 4 * (this.p95() ?? 0));
+  }
+}

@@ -1,0 +1,226 @@
+// The reader function behind several endpoints (one per region), or one:
+// each call goes to the healthy endpoint with the best recent latency; if
+// it has not answered after the hedge delay (that endpoint's recent 95th
+// percentile, between a floor and a cap well below the deadline), the same
+// call goes to the next endpoint — or, with one endpoint, again to the same
+// one, on another connection (a single stuck invocation is the common
+// case) — and the first good answer wins; the others are aborted. Hedges
+// draw on a budget (a share of calls) so a slow cloud is not asked twice
+// as hard. A call that fails goes on at once to an endpoint not yet tried.
+// A call still unanswered at its endpoint's slow-call threshold counts as a
+// failure there (enough of them eject it), and once every call in flight is
+// slow and no endpoint is left to try, the caller is answered with an error
+// then and there instead of at the deadline: smtpd waits for each answer
+// with all its sessions.
+// Which of two answers is newer is not decided here: every answer carries
+// its generation and epoch, and the resolver's generation rules
+// (resolver/generation.ts) never let a lagging region's answer move a table
+// back.
+
+import type { LookupQuery, LookupResponse, ListResponse } from '../../common/contract/lookup.js';
+import { CallError } from '../http/call-error.js';
+import { EndpointHealth, type HealthOptions } from './endpoint-health.js';
+import type { Listing, Upstream } from './client.js';
+
+export interface HedgeOptions {
+  /** Hedges at most this share of calls in steady state (0.05: 5 %). */
+  budget: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  health: HealthOptions;
+}
+
+export interface HedgedEndpoint {
+  /** For logs and metrics: the region, or the URL. */
+  name: string;
+  upstream: Upstream;
+}
+
+/** What the hedging did, for tests and metrics. */
+export interface HedgeStats {
+  calls: number;
+  /** Extra calls started because the first was slow. */
+  hedges: number;
+  /** Calls started because another endpoint had failed. */
+  failovers: number;
+  /** Hedges the budget refused. */
+  denied: number;
+  /** Calls also sent to an endpoint whose latency estimate was old (failback). */
+  refreshes: number;
+}
+
+/** Tokens a burst may use at once. */
+const BUDGET_BURST = 5;
+
+export class HedgedUpstream implements Upstream {
+  private readonly health: EndpointHealth[];
+  private tokens = BUDGET_BURST;
+  readonly stats: HedgeStats = { calls: 0, hedges: 0, failovers: 0, denied: 0, refreshes: 0 };
+
+  constructor(
+    private readonly endpoints: HedgedEndpoint[],
+    private readonly options: HedgeOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (endpoints.length === 0) throw new Error('no endpoint');
+    this.health = endpoints.map(() => new EndpointHealth(options.health));
+  }
+
+  /** Per endpoint: name, latency estimate, ejected. */
+  describe(): Array<{ name: string; latencyMs: number; ejected: boolean }> {
+    return this.endpoints.map((e, i) => ({ name: e.name, latencyMs: this.health[i]!.latencyMs, ejected: this.health[i]!.ejected }));
+  }
+
+  lookup(table: string, queries: LookupQuery[], timeoutMs: number, signal?: AbortSignal): Promise<LookupResponse> {
+    return this.call((u, t, s) => u.lookup(table, queries, t, s), timeoutMs, signal);
+  }
+
+  list(what: Listing, table: string, after: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<ListResponse> {
+    return this.call((u, t, s) => u.list(what, table, after, t, s), timeoutMs, signal);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.endpoints.map((e) => e.upstream.close()));
+  }
+
+  /** Endpoints to try, best first: available ones by latency (home first on a tie). */
+  private order(now: number): number[] {
+    const ids = this.endpoints.map((_, i) => i).filter((i) => this.health[i]!.available(now));
+    return ids.sort((a, b) => this.health[a]!.latencyMs - this.health[b]!.latencyMs || a - b);
+  }
+
+  /**
+   * One and a half times the endpoint's recent 95th percentile, within the
+   * floor and the cap: hedging right at the 95th percentile would spend the
+   * whole 5 % budget on ordinary variance and leave none for a stuck call.
+   */
+  private hedgeDelay(i: number): number {
+    const p95 = this.health[i]!.p95();
+    const delay = p95 === undefined ? this.options.maxDelayMs : 1.5 * p95;
+    return Math.min(this.options.maxDelayMs, Math.max(this.options.minDelayMs, delay));
+  }
+
+  private call<T>(run: (u: Upstream, timeoutMs: number, signal: AbortSignal) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    const start = this.now();
+    const order = this.order(start);
+    this.stats.calls++;
+    this.tokens = Math.min(BUDGET_BURST, this.tokens + this.options.budget);
+    if (order.length === 0) {
+      // Every endpoint is out: fail at once rather than wait a deadline; the resolver's breaker takes it from here.
+      return Promise.reject(new CallError('network', 'every endpoint is ejected (failing or slow); probing'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const attempts = new Set<AbortController>();
+      const slowAttempts = new Set<AbortController>();
+      const tried = new Set<number>();
+      let settled = false;
+      let lastError: unknown;
+      let hedgeTimer: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        settled = true;
+        if (hedgeTimer) clearTimeout(hedgeTimer);
+        for (const c of attempts) c.abort();
+        attempts.clear();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        if (settled) return;
+        finish();
+        reject(new CallError('aborted', 'the caller gave up'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      /** `detached`: a refresh, left to finish after another answer wins, so its latency is measured for real. */
+      const launch = (i: number, detached = false): void => {
+        const remaining = timeoutMs - (this.now() - start);
+        if (remaining <= 0) return;
+        tried.add(i);
+        const health = this.health[i]!;
+        health.started(this.now());
+        const controller = new AbortController();
+        if (!detached) attempts.add(controller);
+        const launchedAt = this.now();
+        let slow = false;
+        const slowTimer = setTimeout(() => {
+          slow = true;
+          health.failed(this.now());
+          if (detached) return;
+          slowAttempts.add(controller);
+          if (settled || slowAttempts.size < attempts.size) return;
+          // Every call in flight is slow: another endpoint, else give up now rather than at the deadline.
+          const next = this.order(this.now()).find((j) => !tried.has(j));
+          if (next !== undefined) {
+            this.stats.failovers++;
+            launch(next);
+            return;
+          }
+          finish();
+          reject(new CallError('timeout', `no answer within the slow-call threshold (${health.slowCallMs()} ms)`));
+        }, health.slowCallMs());
+        slowTimer.unref();
+        run(this.endpoints[i]!.upstream, remaining, controller.signal).then(
+          (value) => {
+            clearTimeout(slowTimer);
+            attempts.delete(controller);
+            slowAttempts.delete(controller);
+            if (!slow) health.succeeded(this.now() - launchedAt, this.now());
+            if (settled) return;
+            finish();
+            resolve(value);
+          },
+          (err: unknown) => {
+            clearTimeout(slowTimer);
+            attempts.delete(controller);
+            slowAttempts.delete(controller);
+            if (detached) {
+              if (!slow && (!(err instanceof CallError) || err.outage)) health.failed(this.now());
+              return;
+            }
+            if (settled || (err instanceof CallError && err.code === 'aborted')) {
+              if (!slow) health.lost(this.now() - launchedAt, this.now());
+              return;
+            }
+            const outage = !(err instanceof CallError) || err.outage;
+            if (outage && !slow) health.failed(this.now());
+            lastError = err;
+            // Not an outage (the function refused the request itself): another endpoint would say the same.
+            const next = outage ? this.order(this.now()).find((j) => !tried.has(j)) : undefined;
+            if (next !== undefined) {
+              this.stats.failovers++;
+              launch(next);
+            }
+            if (attempts.size === 0 || (attempts.size === slowAttempts.size && next === undefined)) {
+              finish();
+              reject(lastError);
+            }
+          },
+        );
+      };
+
+      const first = order[0]!;
+      launch(first);
+      // Another endpoint whose estimate is old gets the same call now, within the budget:
+      // that is how a recovered endpoint is found faster again (failback).
+      const stale = order.find((j) => j !== first && this.health[j]!.refreshDue(start));
+      if (stale !== undefined && this.tokens >= 1) {
+        this.tokens -= 1;
+        this.stats.refreshes++;
+        launch(stale, true);
+      }
+      if (this.options.budget > 0) {
+        hedgeTimer = setTimeout(() => {
+          if (settled) return;
+          if (this.tokens < 1) {
+            this.stats.denied++;
+            return;
+          }
+          this.tokens -= 1;
+          this.stats.hedges++;
+          // The next endpoint, or, with one, the same one again on another connection.
+          launch(this.order(this.now()).find((j) => !tried.has(j)) ?? first);
+        }, this.hedgeDelay(first));
+        hedgeTimer.unref();
+      }
+    });
+  }
+}

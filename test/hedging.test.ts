@@ -1,0 +1,137 @@
+// Several endpoints, hedging, ejection and the slow-call threshold
+// (proxy/upstream/hedged.ts) over real HTTP: the proxy's reader client
+// against two switchable endpoints in front of one real local backend,
+// each endpoint made to hang, fail, reset or slow down in turn.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Backend } from '../lambda/local/backend.js';
+import { buildConfig } from '../proxy/config.js';
+import { createUpstream } from '../proxy/upstream/create.js';
+import type { HedgedUpstream } from '../proxy/upstream/hedged.js';
+import { TEST_CREDENTIALS, startTestBackend } from './helpers/backend.js';
+import { forward as forwardRequest, switchableUpstream, type SwitchableUpstream, type UpstreamMode } from './helpers/fault-servers.js';
+
+const TABLE = 'aliases';
+const KEYS = Array.from({ length: 50 }, (_, i) => `user${i}`);
+const credentials = () => Promise.resolve(TEST_CREDENTIALS);
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+
+describe('hedging: several endpoints, hedged misses, ejection, slow calls', () => {
+  let backend: Backend;
+  let a: SwitchableUpstream;
+  let b: SwitchableUpstream;
+  const forward = (delayMs = 0): UpstreamMode => ({ kind: 'forward', to: backend.url, delayMs });
+
+  before(async () => {
+    backend = await startTestBackend({ [TABLE]: KEYS.map((k) => [k, `${k}@example.org`] as const) });
+    a = await switchableUpstream({ kind: 'refuse' });
+    b = await switchableUpstream({ kind: 'refuse' });
+  });
+
+  after(async () => {
+    await a.close();
+    await b.close();
+    await backend.close();
+  });
+
+  function client(urls: string[], extra: Record<string, unknown> = {}): HedgedUpstream {
+    return createUpstream(
+      buildConfig({ upstream: { endpoints: urls.map((url, i) => ({ url, region: `local-${i + 1}` })), deadline_ms: 5000 }, ...extra }),
+      credentials,
+    );
+  }
+
+  /** `n` lookups one after another (as smtpd asks); each answer checked; their latencies, sorted. */
+  async function sequential(u: HedgedUpstream, n: number): Promise<number[]> {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = KEYS[i % KEYS.length]!;
+      const t = performance.now();
+      const r = await u.lookup(TABLE, [{ service: 'alias', key }], 5000);
+      times.push(performance.now() - t);
+      assert.deepEqual(r.results, [{ s: 'found', value: `${key}@example.org` }]);
+    }
+    return times.sort((x, y) => x - y);
+  }
+
+  for (const [fault, mode] of [
+    ['hung (accepts, never answers)', { kind: 'silent' }],
+    ['failing (a 503 storm)', { kind: 'http', handle: (_req, _body, res) => res.writeHead(503).end('{"v":1,"error":"store-unavailable","message":"down"}') }],
+    ['resetting connections', { kind: 'refuse' }],
+    ['slow (200 ms)', { kind: 'forward', to: '', delayMs: 200 }],
+  ] as Array<[string, UpstreamMode]>) {
+    it(`one endpoint ${fault}: every lookup answered by the other within the hedge delay plus its latency, p99 <= 100 ms; failback once it recovers`, async () => {
+      await a.set(forward());
+      await b.set(forward(30));
+      const u = client([a.url, b.url]);
+      try {
+        const healthy = await sequential(u, 30); // warm: the home endpoint (a) is the faster one
+        await a.set(mode.kind === 'forward' ? forward(mode.delayMs) : mode);
+        const times = await sequential(u, 100);
+        const p99 = quantile(times, 0.99);
+        // 100 ms on an idle machine (healthy p99 a few ms); under load, the hedge delay (1.5 x the healthy p95) plus a healthy answer.
+        assert.ok(p99 <= Math.max(100, 3 * quantile(healthy, 0.99)), `p99 ${p99.toFixed(1)} ms (max ${times.at(-1)!.toFixed(1)} ms; healthy p99 ${quantile(healthy, 0.99).toFixed(1)} ms; ${JSON.stringify(u.stats)})`);
+        assert.ok(times.at(-1)! <= 300 + healthy.at(-1)! + 50, `max ${times.at(-1)!.toFixed(1)} ms: within the hedge cap plus the other's latency`);
+        // Recovered: within a few refreshes the home endpoint takes the lookups again.
+        await a.set(forward());
+        const before = a.hits;
+        const until = Date.now() + 2500;
+        while (Date.now() < until) await sequential(u, 10);
+        const recent = a.hits;
+        await sequential(u, 20);
+        assert.ok(recent > before, 'the recovered endpoint was probed');
+        assert.ok(a.hits - recent >= 15, `failback: ${a.hits - recent} of the last 20 lookups went to the recovered home endpoint`);
+      } finally {
+        await u.close();
+      }
+    });
+  }
+
+  it('one endpoint, one stuck request among many: hedged to another connection; hedges stay within the 5 % budget', async () => {
+    let n = 0;
+    const stuck = new Set([100, 250]);
+    await a.set({
+      kind: 'http',
+      handle: (req, body, res) => {
+        n++;
+        if (stuck.has(n)) return; // this one invocation never answers
+        void forwardRequest(backend.url, req, body, res);
+      },
+    });
+    const u = client([a.url]);
+    try {
+      const times = await sequential(u, 400);
+      assert.ok(times.at(-1)! <= 400, `the stuck requests were answered on another connection (max ${times.at(-1)!.toFixed(1)} ms)`);
+      assert.ok(u.stats.hedges >= 2, `hedges ${u.stats.hedges}`);
+      assert.ok(u.stats.hedges <= 0.05 * u.stats.calls + 5, `hedges ${u.stats.hedges} of ${u.stats.calls} calls`);
+    } finally {
+      await u.close();
+    }
+  });
+
+  it('slow-call threshold: an endpoint answering after 4 s is ejected after a few calls; five lookups one at a time take <= 3 s in all', async () => {
+    await a.set(forward(4000));
+    const u = client([a.url]);
+    try {
+      const started = performance.now();
+      const outcomes: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        outcomes.push(await u.lookup(TABLE, [{ service: 'alias', key: 'user1' }], 5000).then(() => 'answered', (err: { code?: string }) => String(err.code)));
+      }
+      const total = performance.now() - started;
+      assert.ok(total <= 3000, `five lookups took ${total.toFixed(0)} ms (${outcomes.join(', ')})`);
+      assert.deepEqual(new Set(outcomes), new Set(['timeout', 'network']));
+      const t = performance.now();
+      await assert.rejects(u.lookup(TABLE, [{ service: 'alias', key: 'user2' }], 5000), { code: 'network' });
+      assert.ok(performance.now() - t < 50, 'an ejected endpoint fails at once');
+      assert.deepEqual(u.describe().map((e) => e.ejected), [true]);
+    } finally {
+      await u.close();
+      await a.set(forward());
+    }
+  });
+});

@@ -584,6 +584,11 @@ describe('infra: two regions (-c regions=eu-west-1,eu-central-1)', () => {
       .join('');
     assert.doesNotMatch(text, /\n/);
     const parsed = parseToml(text) as { upstream: { region: string; endpoints: Array<{ url: string; region: string }> } };
+    // The proxy reads it as its endpoints (URLs without the trailing slash).
+    assert.deepEqual(buildConfig(parsed).upstream.endpoints, [
+      { url: 'https://home.lambda-url.eu-west-1.on.aws', region: 'eu-west-1' },
+      { url: 'https://far.lambda-url.eu-central-1.on.aws', region: 'eu-central-1' },
+    ]);
     assert.deepEqual(JSON.parse(JSON.stringify(parsed.upstream)), {
       region: 'eu-west-1',
       endpoints: [

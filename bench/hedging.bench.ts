@@ -8,7 +8,7 @@
 import { buildConfig } from '../proxy/config.js';
 import { RequestSigner } from '../proxy/http/signer.js';
 import { HttpUpstream } from '../proxy/upstream/client.js';
-import { createUpstream } from '../proxy/upstream/create.js';
+import { createHedgedUpstream } from '../proxy/upstream/create.js';
 import { TEST_CREDENTIALS, startTestBackend } from '../test/helpers/backend.js';
 import { switchableUpstream } from '../test/helpers/fault-servers.js';
 import { percentile, printTable } from './lib/report.js';
@@ -48,14 +48,14 @@ export async function run(): Promise<void> {
       await plain.close();
 
       // One endpoint with the slow-call threshold: the first misses fail at the threshold, then at once.
-      const single = createUpstream(buildConfig({ upstream: { url: hung.url, deadline_ms: DEADLINE_MS } }), credentials);
+      const single = createHedgedUpstream(buildConfig({ upstream: { endpoints: [{ url: hung.url }], deadline_ms: DEADLINE_MS } }), credentials);
       before = hung.hits;
       const t1 = await timed(20, (key) => single.lookup(TABLE, [{ service: 'alias', key }], DEADLINE_MS));
       row('one endpoint, slow-call threshold (errors, fast)', t1, hung.hits - before);
       await single.close();
 
       // Two endpoints, one hung: hedged to the other, which then takes the misses.
-      const two = createUpstream(
+      const two = createHedgedUpstream(
         buildConfig({ upstream: { endpoints: [{ url: hung.url, region: 'local-1' }, { url: good.url, region: 'local-2' }], deadline_ms: DEADLINE_MS } }),
         credentials,
       );

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../lambda/local/backend.js';
 import { buildConfig } from '../proxy/config.js';
-import { createUpstream } from '../proxy/upstream/create.js';
+import { createHedgedUpstream } from '../proxy/upstream/create.js';
 import type { HedgedUpstream } from '../proxy/upstream/hedged.js';
 import { TEST_CREDENTIALS, startTestBackend } from './helpers/backend.js';
 import { forward as forwardRequest, switchableUpstream, type SwitchableUpstream, type UpstreamMode } from './helpers/fault-servers.js';
@@ -39,7 +39,7 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
   });
 
   function client(urls: string[], extra: Record<string, unknown> = {}): HedgedUpstream {
-    return createUpstream(
+    return createHedgedUpstream(
       buildConfig({ upstream: { endpoints: urls.map((url, i) => ({ url, region: `local-${i + 1}` })), deadline_ms: 5000 }, ...extra }),
       credentials,
     );
@@ -66,7 +66,7 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
   ] as Array<[string, UpstreamMode]>) {
     it(`one endpoint ${fault}: every lookup answered by the other within the hedge delay plus its latency, p99 <= 100 ms; failback once it recovers`, async () => {
       await a.set(forward());
-      await b.set(forward(30));
+      await b.set(forward(40));
       const u = client([a.url, b.url]);
       try {
         const healthy = await sequential(u, 30); // warm: the home endpoint (a) is the faster one
@@ -84,7 +84,7 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
         const recent = a.hits;
         await sequential(u, 20);
         assert.ok(recent > before, 'the recovered endpoint was probed');
-        assert.ok(a.hits - recent >= 15, `failback: ${a.hits - recent} of the last 20 lookups went to the recovered home endpoint`);
+        assert.ok(a.hits - recent >= 10, `failback: ${a.hits - recent} of the last 20 lookups went to the recovered home endpoint`);
       } finally {
         await u.close();
       }

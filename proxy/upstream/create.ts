@@ -1,23 +1,36 @@
-// The reader client a proxy uses, from its configuration: one HttpUpstream
-// per endpoint (`upstream.endpoints`, or `upstream.url` alone), each signed
-// for its own region, behind the hedging and ejection of hedged.ts.
+// The reader client a proxy uses, from its configuration: `upstream.url`
+// alone is the plain client (each call bounded by the deadline, as
+// always); `[[upstream.endpoints]]` (one or several) is one HttpUpstream per
+// endpoint, each signed for its own region, behind the hedging, ejection
+// and slow-call threshold of hedged.ts.
 
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config.js';
 import { RequestSigner } from '../http/signer.js';
 import { HttpUpstream } from './client.js';
 import { HedgedUpstream } from './hedged.js';
+import type { Upstream } from './client.js';
 
 /** Slow-call threshold floor: a Lambda cold start (init plus the first DynamoDB connection) stays under it. */
 export const SLOW_CALL_FLOOR_MS = 1000;
-/** How long an ejected endpoint is left alone before one call probes it. */
-export const EJECT_MS = 1000;
+/**
+ * How long an ejected endpoint is left alone before one call probes it:
+ * short, because the circuit breaker (resolver/breaker.ts) already answers
+ * at once while the only endpoint is out, and recovery must be seen within
+ * a fraction of a second of the function's return.
+ */
+export const EJECT_MS = 250;
 
-export function createUpstream(config: Config, credentials?: AwsCredentialIdentityProvider): HedgedUpstream {
+export function createUpstream(config: Config, credentials?: AwsCredentialIdentityProvider): Upstream {
+  if (config.upstream.endpoints.length === 0) return new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region, credentials));
+  return createHedgedUpstream(config, credentials);
+}
+
+/** The endpoints of `upstream.endpoints` behind hedged.ts. */
+export function createHedgedUpstream(config: Config, credentials?: AwsCredentialIdentityProvider): HedgedUpstream {
   const u = config.upstream;
-  const list = u.endpoints.length > 0 ? u.endpoints : [{ url: u.url, region: u.region }];
   return new HedgedUpstream(
-    list.map((e) => {
+    u.endpoints.map((e) => {
       const region = e.region ?? u.region;
       return { name: region, upstream: new HttpUpstream({ ...u, url: e.url }, new RequestSigner(region, credentials)) };
     }),

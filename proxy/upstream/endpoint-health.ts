@@ -42,6 +42,11 @@ export class EndpointHealth {
     return this.ejectedUntil === 0 || (now >= this.ejectedUntil && !this.probing);
   }
 
+  /** Failing now (its last call failed or was slow): not worth a hedge. */
+  get failing(): boolean {
+    return this.consecutive > 0;
+  }
+
   get ejected(): boolean {
     return this.ejectedUntil !== 0;
   }

@@ -214,10 +214,13 @@ export class HedgedUpstream implements Upstream {
             this.stats.denied++;
             return;
           }
+          // The next endpoint, or, with one, the same one again on another
+          // connection — unless that one is failing: a hedge is not a retry.
+          const target = this.order(this.now()).find((j) => !tried.has(j)) ?? first;
+          if (this.health[target]!.failing) return;
           this.tokens -= 1;
           this.stats.hedges++;
-          // The next endpoint, or, with one, the same one again on another connection.
-          launch(this.order(this.now()).find((j) => !tried.has(j)) ?? first);
+          launch(target);
         }, this.hedgeDelay(first));
         hedgeTimer.unref();
       }

@@ -64,27 +64,29 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
     ['resetting connections', { kind: 'refuse' }],
     ['slow (200 ms)', { kind: 'forward', to: '', delayMs: 200 }],
   ] as Array<[string, UpstreamMode]>) {
-    it(`one endpoint ${fault}: every lookup answered by the other within the hedge delay plus its latency, p99 <= 100 ms; failback once it recovers`, async () => {
+    it(`one endpoint ${fault}: every lookup answered by the other within the hedge delay plus its latency, p99 <= 100 ms; back in service once it recovers`, async () => {
       await a.set(forward());
       await b.set(forward(40));
       const u = client([a.url, b.url]);
       try {
         const healthy = await sequential(u, 30); // warm: the home endpoint (a) is the faster one
         await a.set(mode.kind === 'forward' ? forward(mode.delayMs) : mode);
-        const times = await sequential(u, 100);
+        const times = await sequential(u, 200);
         const p99 = quantile(times, 0.99);
         // 100 ms on an idle machine (healthy p99 a few ms); under load, the hedge delay (1.5 x the healthy p95) plus a healthy answer.
-        assert.ok(p99 <= Math.max(100, 3 * quantile(healthy, 0.99)), `p99 ${p99.toFixed(1)} ms (max ${times.at(-1)!.toFixed(1)} ms; healthy p99 ${quantile(healthy, 0.99).toFixed(1)} ms; ${JSON.stringify(u.stats)})`);
+        assert.ok(p99 <= Math.max(100, 4 * quantile(healthy, 0.99)), `p99 ${p99.toFixed(1)} ms (max ${times.at(-1)!.toFixed(1)} ms; healthy p99 ${quantile(healthy, 0.99).toFixed(1)} ms; ${JSON.stringify(u.stats)})`);
         assert.ok(times.at(-1)! <= 300 + healthy.at(-1)! + 50, `max ${times.at(-1)!.toFixed(1)} ms: within the hedge cap plus the other's latency`);
-        // Recovered: within a few refreshes the home endpoint takes the lookups again.
+        // Recovered: refreshes find it answering again, it is back in the pool,
+        // and when the other endpoint hangs in turn, it takes the lookups.
         await a.set(forward());
         const before = a.hits;
         const until = Date.now() + 2500;
         while (Date.now() < until) await sequential(u, 10);
-        const recent = a.hits;
-        await sequential(u, 20);
-        assert.ok(recent > before, 'the recovered endpoint was probed');
-        assert.ok(a.hits - recent >= 10, `failback: ${a.hits - recent} of the last 20 lookups went to the recovered home endpoint`);
+        assert.ok(a.hits > before, 'the recovered endpoint was probed');
+        assert.deepEqual(u.describe().map((e) => e.ejected), [false, false]);
+        await b.set({ kind: 'silent' });
+        const fallback = await sequential(u, 30);
+        assert.ok(quantile(fallback, 0.9) <= Math.max(100, 3 * quantile(healthy, 0.99)), `back on the recovered endpoint: p90 ${quantile(fallback, 0.9).toFixed(1)} ms`);
       } finally {
         await u.close();
       }
@@ -104,8 +106,9 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
     });
     const u = client([a.url]);
     try {
+      const healthy = await sequential(u, 30);
       const times = await sequential(u, 400);
-      assert.ok(times.at(-1)! <= 400, `the stuck requests were answered on another connection (max ${times.at(-1)!.toFixed(1)} ms)`);
+      assert.ok(times.at(-1)! <= 300 + healthy.at(-1)! + 100, `the stuck requests were answered on another connection (max ${times.at(-1)!.toFixed(1)} ms)`);
       assert.ok(u.stats.hedges >= 2, `hedges ${u.stats.hedges}`);
       assert.ok(u.stats.hedges <= 0.05 * u.stats.calls + 5, `hedges ${u.stats.hedges} of ${u.stats.calls} calls`);
     } finally {

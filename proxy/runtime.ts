@@ -9,7 +9,8 @@ import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
 import type { TableService } from './tables/table-service.js';
-import { createUpstream } from './upstream/create.js';
+import { createUpstream, homeReader } from './upstream/create.js';
+import type { HttpUpstream } from './upstream/client.js';
 
 /** The shared lookup stack of one proxy process: upstream client, resolver, table services. */
 export interface Runtime {
@@ -37,7 +38,8 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
   const resolver = new Resolver(config, upstream, log, metrics);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
-  const replicas = openReplicas(config, upstream, resolver, log, metrics);
+  // Replica transfers (listings by generation, changes) go to the home endpoint's plain client.
+  const replicas = openReplicas(config, homeReader(config, upstream, credentials), resolver, log, metrics);
   metrics?.watch(resolver, config.upstream.url, replicas);
   if (replicas) {
     resolver.answerLocally(replicas);

@@ -42,3 +42,14 @@ export function createHedgedUpstream(config: Config, credentials?: AwsCredential
     },
   );
 }
+
+/**
+ * The plain client of the home endpoint (the first of `upstream.endpoints`,
+ * or `upstream.url`), for replica transfers, which need calls only the
+ * HTTP client has; `upstream` itself when it is that client.
+ */
+export function homeReader(config: Config, upstream: Upstream, credentials?: AwsCredentialIdentityProvider): HttpUpstream {
+  if (upstream instanceof HttpUpstream) return upstream;
+  const home = config.upstream.endpoints[0]!;
+  return new HttpUpstream({ ...config.upstream, url: home.url }, new RequestSigner(home.region ?? config.upstream.region, credentials));
+}

@@ -3,9 +3,10 @@
 // it is verified against a dummy hash of the table's own scheme and cost.
 // Measured in the same run through a real `cloudtable smtpd`, alternating
 // the two, each attempt with a fresh password (verdicts are cached), after
-// both users' entries are cached (no upstream time in either); medians are
-// compared with a tolerance wide enough for a loaded 2-core machine, and
-// narrow enough to catch the 10x gap of a cheaper dummy hash.
+// both users' entries are cached (no upstream time in either). The fastest
+// attempt of each is compared: other work on the machine only ever adds
+// time, so the minimum is what the verification itself costs, and the
+// tolerance stays narrow enough to catch the 10x gap of a cheaper dummy hash.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +18,7 @@ import { SmtpdPeer, writeConfig } from './helpers/smtpd-peer.js';
 const BCRYPT_10 = '$2b$10$Lzo3cfEIzuKfninOyLwbSOUtRTo/xztfgIDAV3tiGTXViDeZ1ya7.';
 const SHA512_20000 = '$6$rounds=20000$saltsaltsaltsalt$sFzO2MCWRwzjzbGPrQbb2GY/uCho0sQi7YpkOBLaZl/b/wCQD0ugkM69IJblgwXodWHy7PTONFHaxplT8g6uO1';
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fastest = (xs: number[]): number => Math.min(...xs);
 
 describe('auth timing', () => {
   let backend: Backend;
@@ -39,7 +40,7 @@ describe('auth timing', () => {
         assert.equal(await peer.ask(table, 'check', 'auth', 'mallory:warmup'), 'not-found');
         const known: number[] = [];
         const unknown: number[] = [];
-        for (let i = 0; i < 7; i++) {
+        for (let i = 0; i < 9; i++) {
           for (const [who, times] of [
             [user, known],
             ['mallory', unknown],
@@ -49,8 +50,8 @@ describe('auth timing', () => {
             times.push(performance.now() - t0);
           }
         }
-        const [k, u] = [median(known), median(unknown)];
-        assert.ok(u > k / 2 && u < k * 2, `median of a wrong password: known user ${k.toFixed(1)} ms, unknown user ${u.toFixed(1)} ms`);
+        const [k, u] = [fastest(known), fastest(unknown)];
+        assert.ok(u > k / 2 && u < k * 2, `fastest wrong password: known user ${k.toFixed(1)} ms, unknown user ${u.toFixed(1)} ms`);
       } finally {
         await peer.close();
       }

@@ -40,8 +40,10 @@ class SilentTerminal {
   ) {}
 
   ask(question: string): Promise<string> {
-    this.prompt.write(question);
+    // Echo off before the question shows: a reply typed the moment it
+    // appears must never reach the terminal's echo.
     this.stdin.setRawMode(true);
+    this.prompt.write(question);
     this.stdin.setEncoding('utf8');
     let typed = '';
     let finished = false;

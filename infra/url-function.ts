@@ -66,7 +66,7 @@ export class UrlFunction extends Construct {
     });
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime cloudtable is built and tested for (DESIGN.md); moving to a newer one is a deliberate, tested upgrade rather than whatever is newest at synth time.',
+      reason: 'Node.js 22 is the runtime cloudtable is built and tested for; moving to a newer one is a deliberate, tested upgrade rather than whatever is newest at synth time.',
     });
     this.url = this.fn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
   }

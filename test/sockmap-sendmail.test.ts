@@ -1,4 +1,4 @@
-// The socketmap wire facts of protocols.md, byte for byte, against a real
+// The socketmap wire facts of docs/protocols.md, byte for byte, against a real
 // `cloudtable sockmap` process and the real local backend: what Sendmail
 // 8.17 sends (`LEN:MAP key,`, keys lowercased, one persistent connection)
 // and what it needs back.

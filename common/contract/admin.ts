@@ -1,5 +1,5 @@
 // The HTTP contract of the admin function: whole-table replacement as a
-// transaction (the Pesto protocol of seeds/001), plus listing, undo and
+// transaction (docs/transactions.md), plus listing, undo and
 // status. Defined here, once, and imported by `cloudtable load`/`show`/
 // `rollback`/`status`. Every request is a POST of JSON under /v1/admin/,
 // SigV4-signed like lookups; every answer carries `v`. Bump

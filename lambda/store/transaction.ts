@@ -1,5 +1,4 @@
-// Whole-table replacement as a transaction on the store (the Pesto protocol,
-// seeds/001): begin → send entries into a shadow generation → validate →
+// Whole-table replacement as a transaction on the store (docs/transactions.md): begin → send entries into a shadow generation → validate →
 // apply (swap the active generation) → commit, or rollback at any point.
 //
 // Every step is one conditional write of the table's META item, so two

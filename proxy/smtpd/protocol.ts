@@ -1,5 +1,5 @@
 // The smtpd-tables(7) line protocol as smtpd 7.8 speaks it (see
-// protocols.md): parsing of smtpd's lines and formatting of our replies.
+// docs/protocols.md): parsing of smtpd's lines and formatting of our replies.
 // Every reply goes through `format*` here, and none can carry CR, LF or NUL,
 // an empty found value, or a foreign ID: smtpd exits on any of them.
 

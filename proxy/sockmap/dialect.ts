@@ -1,4 +1,4 @@
-// Socketmap replies as each client needs them (protocols.md). Every reply
+// Socketmap replies as each client needs them (docs/protocols.md). Every reply
 // payload is made here, so the rules hold everywhere: never a bare `OK`
 // (Sendmail crashes), never an empty value (Postfix answers 451), never a
 // reply longer than the client reads (a long one desynchronizes Postfix),

@@ -95,8 +95,15 @@ export interface SmtpdConfig {
   table?: string;
   /** Services announced with `register|…`. */
   services: Service[];
+  /** Settings of one smtpd `table` line, by smtpd's table name; they override the two above. */
+  tables: Record<string, SmtpdTableConfig>;
   /** smtpd.conf's `smtp sub-addr-delim` (default `+`): where `mailaddr` matching cuts the tag off a lookup address. */
   subaddressingDelimiter: string;
+}
+
+export interface SmtpdTableConfig {
+  table?: string;
+  services?: Service[];
 }
 
 export interface SockmapListenConfig {

@@ -1,4 +1,5 @@
-import { loadConfig, type Config, type LogLevel } from '../config.js';
+import type { Service } from '../../common/contract/lookup.js';
+import { loadConfig, type Config, type LogLevel, type SmtpdConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startProxyMetrics } from '../metrics/endpoint.js';
 import { createRuntime } from '../runtime.js';
@@ -17,6 +18,16 @@ export function smtpdConfig(configPath: string | undefined, flags: SmtpdFlags): 
   return loadConfig(configPath, { '--upstream': flags.upstream, '--table': flags.table, '--metrics': flags.metrics, '--log-level': flags.logLevel });
 }
 
+/**
+ * One smtpd `table` line's services and cloud table: its [smtpd.tables.NAME]
+ * settings, else the [smtpd] ones; `--table` names the cloud table over both.
+ */
+export function tableLineSettings(smtpd: SmtpdConfig, name: string | undefined, tableFlag?: string): { services: readonly Service[]; table?: string } {
+  const line = name === undefined ? undefined : smtpd.tables[name];
+  const table = tableFlag ?? line?.table ?? smtpd.table;
+  return { services: line?.services ?? smtpd.services, ...(table !== undefined && { table }) };
+}
+
 export async function smtpdCommand(configPath: string | undefined, flags: SmtpdFlags): Promise<never> {
   const config = smtpdConfig(configPath, flags);
   const log = createLogger(config.log.level, 'cloudtable-smtpd');
@@ -28,8 +39,7 @@ export async function smtpdCommand(configPath: string | undefined, flags: SmtpdF
     output: process.stdout,
     tables: runtime.tables,
     log,
-    services: config.smtpd.services,
-    ...(config.smtpd.table !== undefined && { table: config.smtpd.table }),
+    settings: (name) => tableLineSettings(config.smtpd, name, flags.table),
   });
   // stdin EOF: smtpd is gone. Whatever is in flight has nobody to answer to.
   log.info('stdin closed: exiting');

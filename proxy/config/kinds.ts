@@ -108,6 +108,16 @@ export const tableName: Kind<string> = {
   },
 };
 
+/** smtpd's name of a table (the first word after `table` in smtpd.conf). */
+export const smtpdTableName: Kind<string> = {
+  describe: 'smtpd table name',
+  parse(raw, name) {
+    const s = text.parse(raw, name);
+    if (/[\s|\0]/.test(s)) throw new ConfigError(`${name}: ${JSON.stringify(s)} cannot be an smtpd table name`);
+    return s;
+  },
+};
+
 /** A socketmap map name: what follows the map's name on the wire is the key, after one space. */
 export const mapName: Kind<string> = {
   describe: 'map name (no spaces)',

@@ -20,7 +20,7 @@ import { servicesWhere } from '../../common/smtpd/services.js';
 import { DEFAULT_LISTEN } from '../addresses/listen-address.js';
 import { DIALECTS, LOG_LEVELS, MISSING_TABLE_ANSWERS, NOT_FOUND_CODES, UNKNOWN_MAP_ANSWERS } from './choices.js';
 import { key, list, named, optionalKey, section } from './define.js';
-import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapName, metricsAddress, oneOf, origin, replicaTables, seconds, service, services, tableName, text } from './kinds.js';
+import { ConfigError, boolean, delimiter, fileMode, integer, listenAddress, mapName, metricsAddress, oneOf, origin, replicaTables, seconds, service, services, smtpdTableName, tableName, text } from './kinds.js';
 
 export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8787';
 
@@ -83,6 +83,14 @@ export const SCHEMA = section('', {
     table: optionalKey('table', tableName, { defaultDoc: "smtpd's table name", doc: 'cloud table for `cloudtable smtpd`', flag: '--table' }),
     services: key('services', services, { default: DEFAULT_SMTPD_SERVICES, defaultDoc: 'all but `auth`', doc: 'services registered in the handshake' }),
     subaddressingDelimiter: key('subaddressing_delimiter', delimiter, { default: '+', doc: "smtpd.conf's `smtp sub-addr-delim`, for `mailaddr` matching" }),
+    tables: named(
+      'tables',
+      smtpdTableName,
+      section('', {
+        table: optionalKey('table', tableName, { defaultDoc: '`smtpd.table`', doc: 'cloud table of smtpd\'s table `NAME` (its `table NAME cloudtable:FILE` line)' }),
+        services: optionalKey('services', services, { defaultDoc: '`smtpd.services`', doc: 'services registered by that table line (e.g. `["auth"]` for the auth table only)' }),
+      }),
+    ),
   }),
   sockmap: section(
     'sockmap',

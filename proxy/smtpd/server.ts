@@ -24,10 +24,12 @@ export interface SmtpdTableOptions {
   output: Writable;
   tables: TableService;
   log: Logger;
-  /** Services to register; from the configuration. */
-  services: readonly Service[];
-  /** The cloud table to query; smtpd's table name when undefined. */
-  table?: string;
+  /**
+   * What to register and which cloud table to query, for smtpd's name of
+   * this table (known at the end of the handshake; undefined if smtpd sent
+   * none); `table` undefined: smtpd's name.
+   */
+  settings: (smtpdTable: string | undefined) => { services: readonly Service[]; table?: string };
 }
 
 /** Runs until stdin ends; resolves then (smtpd never signals a table: EOF is the only stop). */
@@ -115,10 +117,11 @@ class SmtpdTable {
     }
     if ('ready' in c) {
       this.handshakeDone = true;
-      this.cloudTable = this.o.table ?? this.smtpdTable;
+      const { services, table } = this.o.settings(this.smtpdTable);
+      this.cloudTable = table ?? this.smtpdTable;
       if (!this.cloudTable) this.o.log.warn('smtpd sent no table name and the configuration names none: every request will be answered error');
-      this.o.log.info({ smtpdTable: this.smtpdTable, table: this.cloudTable, services: this.o.services }, 'handshake done');
-      this.send(this.o.services.map((s) => `register|${s}\n`).join('') + 'register|ready\n');
+      this.o.log.info({ smtpdTable: this.smtpdTable, table: this.cloudTable, services }, 'handshake done');
+      this.send(services.map((s) => `register|${s}\n`).join('') + 'register|ready\n');
       return;
     }
     if (c.key === 'tablename') this.smtpdTable = c.value;

@@ -25,7 +25,8 @@ import {
 import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type FunctionUrlHandler, type FunctionUrlResult } from './function-url.js';
 import { requireRead, type ReadAccess } from './read-access.js';
 import { activeView } from './store/meta.js';
-import { errorName, type Store } from './store/store.js';
+import { errorName } from '../common/error-text.js';
+import type { Store } from './store/store.js';
 
 /** Refuses (403) a table the caller may not read; every route that reads a table calls it first. */
 export type ReadGate = (table: string) => void;

@@ -1,19 +1,20 @@
 // The one `cloudtable` command line. Each subcommand lives in commands/;
-// this file only declares them.
+// this file only declares them, and loads a command's module when that
+// command runs: a table process started by smtpd never loads the local
+// backend (dynalite, the DynamoDB SDK), the loader or the admin client.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from './config.js';
 import { exitCodeOf, reportFailure } from './commands/exit-codes.js';
-import { backendCommand, type BackendFlags } from './commands/backend.js';
-import { demoCommand } from './commands/demo.js';
-import { smtpdCommand, type SmtpdFlags } from './commands/smtpd.js';
-import { sockmapCommand, type SockmapFlags } from './commands/sockmap.js';
-import { loadCommand, type LoadFlags } from './commands/load.js';
-import { rollbackCommand } from './commands/rollback.js';
-import { showCommand, type ShowFlags } from './commands/show.js';
-import { HASH_SCHEMES, hashCommand, type HashFlags } from './commands/hash.js';
-import { TABLE_FORMATS } from './load/table-file.js';
-import { statusCommand, type StatusFlags } from './commands/status.js';
+import type { BackendFlags } from './commands/backend.js';
+import type { SmtpdFlags } from './commands/smtpd.js';
+import type { SockmapFlags } from './commands/sockmap.js';
+import type { LoadFlags } from './commands/load.js';
+import type { ShowFlags } from './commands/show.js';
+import type { HashFlags } from './commands/hash.js';
+import { HASH_SCHEMES } from './commands/hash-schemes.js';
+import { TABLE_FORMATS } from './load/table-formats.js';
+import type { StatusFlags } from './commands/status.js';
 import type { AdminFlags } from './commands/admin-config.js';
 import { servicesWhere } from '../common/smtpd/services.js';
 import { DEFAULT_PORT } from './addresses/listen-address.js';
@@ -52,7 +53,7 @@ export function buildCli(): Command {
     .option('--table <name>', 'cloud table to query (default: the smtpd table name)')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
     .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
-    .action((config: string | undefined, flags: SmtpdFlags) => smtpdCommand(config, flags));
+    .action(async (config: string | undefined, flags: SmtpdFlags) => (await import('./commands/smtpd.js')).smtpdCommand(config, flags));
 
   program
     .command('sockmap')
@@ -65,7 +66,7 @@ export function buildCli(): Command {
     .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
     .option('--any-table', 'serve a map not configured as the table of that name, on UNIX listeners (overrides sockmap.any_table)')
     .option('--any-table-inet', 'with --any-table, on inet listeners too: every local user reads every table (overrides sockmap.any_table_inet)')
-    .action((flags: SockmapFlags) => sockmapCommand(flags));
+    .action(async (flags: SockmapFlags) => (await import('./commands/sockmap.js')).sockmapCommand(flags));
 
   program
     .command('backend')
@@ -79,7 +80,7 @@ export function buildCli(): Command {
     .option('--region <region>', 'the region signatures must be scoped to', 'us-east-1')
     .option('--identities <file>', 'further key pairs with the IAM principal each signs as, and per-table read access (TOML or JSON)')
     .option('--metrics <[host:]port>', 'serve what AWS would bill (invocations, billed duration, request units) as Prometheus metrics there')
-    .action((flags: BackendFlags) => backendCommand(flags));
+    .action(async (flags: BackendFlags) => (await import('./commands/backend.js')).backendCommand(flags));
 
   program
     .command('demo')
@@ -87,7 +88,7 @@ export function buildCli(): Command {
     .addOption(new Option('--port <n>', 'backend port').argParser(port).default(8787))
     .addOption(new Option('--sockmap-port <n>', 'socketmap port on 127.0.0.1').argParser(port).default(DEFAULT_PORT))
     .option('--data <dir>', 'keep the data in this directory')
-    .action((flags: { port: number; sockmapPort: number; data?: string }) => demoCommand(flags));
+    .action(async (flags: { port: number; sockmapPort: number; data?: string }) => (await import('./commands/demo.js')).demoCommand(flags));
 
   program
     .command('load')
@@ -105,7 +106,7 @@ export function buildCli(): Command {
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL for --confirm-with (overrides upstream.url)')
     .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
-    .action((table: string, file: string, flags: LoadFlags) => loadCommand(table, file, flags));
+    .action(async (table: string, file: string, flags: LoadFlags) => (await import('./commands/load.js')).loadCommand(table, file, flags));
 
   program
     .command('show')
@@ -114,14 +115,14 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format (auto: smtpd if it carries every entry exactly, else jsonl)').choices(['auto', ...TABLE_FORMATS]).default('auto'))
     .addOption(adminOption())
     .addOption(configOption())
-    .action((table: string, flags: ShowFlags) => showCommand(table, flags));
+    .action(async (table: string, flags: ShowFlags) => (await import('./commands/show.js')).showCommand(table, flags));
 
   program
     .command('hash')
     .description('hash a password (read from the terminal or standard input, never the command line) for an auth table: USER HASH lines')
     .addOption(new Option('--scheme <scheme>', 'bcrypt (OpenBSD smtpctl encrypt) or sha512 (sha512-crypt, glibc)').choices(HASH_SCHEMES).default('bcrypt'))
     .addOption(new Option('--rounds <n>', 'bcrypt cost (4-15, default 10) or sha512-crypt rounds (1000-500000, default 5000)').argParser(integer))
-    .action((flags: HashFlags) => hashCommand(flags));
+    .action(async (flags: HashFlags) => (await import('./commands/hash.js')).hashCommand(flags));
 
   program
     .command('rollback')
@@ -129,7 +130,7 @@ export function buildCli(): Command {
     .argument('<table>')
     .addOption(adminOption())
     .addOption(configOption())
-    .action((table: string, flags: AdminFlags) => rollbackCommand(table, flags));
+    .action(async (table: string, flags: AdminFlags) => (await import('./commands/rollback.js')).rollbackCommand(table, flags));
 
   program
     .command('status')
@@ -138,7 +139,7 @@ export function buildCli(): Command {
     .option('--upstream <url>', 'reader function URL (overrides upstream.url)')
     .option('--metrics <url>', "a running proxy's metrics endpoint, repeatable (default: the configuration's metrics.listen)", collect, [])
     .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
-    .action((flags: StatusFlags) => statusCommand(flags));
+    .action(async (flags: StatusFlags) => (await import('./commands/status.js')).statusCommand(flags));
 
   return program;
 }

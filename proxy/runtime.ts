@@ -39,7 +39,8 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
   // Replica transfers (listings by generation, changes) go to the home endpoint's plain client.
-  const replicas = openReplicas(config, homeReader(config, upstream, credentials), resolver, log, metrics);
+  const reader = homeReader(config, upstream, credentials);
+  const replicas = openReplicas(config, reader, resolver, log, metrics);
   metrics?.watch(resolver, config.upstream.url, replicas);
   if (replicas) {
     resolver.answerLocally(replicas);
@@ -67,6 +68,8 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     close: async () => {
       await replicas?.close();
       await resolver.close();
+      // A client of its own only when hedging put several clients in front of the home endpoint.
+      if (reader !== upstream) await reader.close();
     },
   };
 }

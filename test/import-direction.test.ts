@@ -51,3 +51,39 @@ test('proxy/ reaches lambda/ only from the commands that run the local backend',
   );
   assert.deepEqual(bad, []);
 });
+
+/** Every file a file loads at start (its static, non-type imports, transitively), with the packages named. */
+function staticClosure(file: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (f: string): void => {
+    if (files.has(f)) return;
+    files.add(f);
+    const text = readFileSync(join(root, f), 'utf8');
+    for (const m of text.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'([^']+)'/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(relative(root, resolve(root, dirname(f), spec.replace(/\.js$/, '.ts'))));
+      else if (!spec.startsWith('node:')) packages.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+    }
+  };
+  visit(file);
+  return { files, packages };
+}
+
+test('the CLI loads each command only when it runs', () => {
+  const text = readFileSync(join(root, 'proxy/cli.ts'), 'utf8');
+  // exit-codes and hash-schemes are small shared tables of the CLI itself, not commands.
+  const eager = [...text.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'\.\/commands\/([^']+)'/gm)].map((m) => m[1]);
+  assert.deepEqual(eager.filter((f) => f !== 'exit-codes.js' && f !== 'hash-schemes.js'), []);
+});
+
+test('a table process (cloudtable smtpd) loads no local backend, admin, loader, metrics, HTTP or signing code at start', () => {
+  const { files, packages } = staticClosure('proxy/bin/table-cloudtable.ts');
+  // The bin imports the CLI lazily; the smtpd command is what runs.
+  for (const f of staticClosure('proxy/commands/smtpd.ts').files) files.add(f);
+  for (const p of staticClosure('proxy/commands/smtpd.ts').packages) packages.add(p);
+  const bad = [...files].filter((f) => /^(lambda|infra)\/|^proxy\/(admin|load|metrics\/(endpoint|proxy-metrics|figures))\b/.test(f));
+  assert.deepEqual(bad, []);
+  const heavy = ['dynalite', '@aws-sdk/client-dynamodb', '@aws-sdk/credential-provider-node', '@smithy/signature-v4', 'undici', 'prom-client', 'cli-progress', 'bcryptjs', 'unixcrypt', 'aws-cdk-lib'];
+  assert.deepEqual(heavy.filter((p) => packages.has(p)), []);
+});

@@ -27,7 +27,8 @@ import { errorResult, json, readJsonBody, route, type FunctionUrlEvent, type Fun
 import { GarbageCollector } from '../store/garbage.js';
 import { activeView, isKept, isLive, type MetaRecord } from '../store/meta.js';
 import type { Replica, ReplicaWait } from '../store/replicas.js';
-import { errorName, type Store } from '../store/store.js';
+import { errorName } from '../../common/error-text.js';
+import type { Store } from '../store/store.js';
 import { Transactions, TxnError, type TransactionLimits, type TxnErrorCode } from '../store/transaction.js';
 import { checkEntries } from './entries.js';
 

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { activeView, decodeMeta, type MetaRecord } from './meta.js';
 import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffOptions } from './retry.js';
+import { errorName } from '../../common/error-text.js';
 import { isPatternKey } from '../../common/smtpd/keys.js';
 import type { Change } from './diff.js';
 import { GC_PK, INDEX_PK, META_SK, PK, SK, changesPk, changesSk, entryPk, errorsSk, garbageDuePrefix, garbageSk, metaPk, parseGarbageSk, patternPk } from './schema.js';
@@ -542,7 +543,3 @@ export function isConditionFailure(err: unknown): err is ConditionalCheckFailedE
   return err instanceof ConditionalCheckFailedException || (err instanceof Error && err.name === 'ConditionalCheckFailedException');
 }
 
-export function errorName(err: unknown): string {
-  if (err instanceof Error) return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
-  return String(err);
-}

@@ -20,7 +20,7 @@ import { valueError } from '../../common/smtpd/index.js';
 import type { Logger } from '../log.js';
 import type { Answer, Source } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
-import { withDeadline } from '../tables/pattern-table.js';
+import { withDeadline } from '../resolver/with-deadline.js';
 import { costOf, DEFAULT_COST, dummyHash, verifyPassword } from './password-hash.js';
 
 interface Verdict {

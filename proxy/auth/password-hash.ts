@@ -3,11 +3,13 @@
 // $2y$; OpenBSD) and sha512-crypt / sha256-crypt ($6$, $5$; Linux with
 // glibc's crypt). Both libraries are pure JavaScript (no native build) and
 // compute the whole hash before comparing, so a wrong password costs as much
-// as a right one.
+// as a right one. Each loads at its first use: most table processes never
+// check a password.
 
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
-import { encrypt as shaCryptEncrypt, verify as shaCryptVerify } from 'unixcrypt';
+
+const bcryptjs = async (): Promise<typeof import('bcryptjs').default> => (await import('bcryptjs')).default;
+const unixcrypt = (): Promise<typeof import('unixcrypt')> => import('unixcrypt');
 
 export type Verdict = { ok: boolean } | { unsupported: string };
 
@@ -43,11 +45,12 @@ export async function verifyPassword(password: string, hash: string): Promise<Ve
   const b = BCRYPT.exec(hash);
   if (b) {
     if (Number(b[1]) > MAX_BCRYPT_COST) return { unsupported: `bcrypt cost ${b[1]} above ${MAX_BCRYPT_COST}` };
-    return { ok: await bcrypt.compare(password, hash) };
+    return { ok: await (await bcryptjs()).compare(password, hash) };
   }
   const s = SHA_CRYPT.exec(hash);
   if (s) {
     if (s[2] !== undefined && Number(s[2]) > MAX_SHA_CRYPT_ROUNDS) return { unsupported: `sha-crypt rounds above ${MAX_SHA_CRYPT_ROUNDS}` };
+    const { verify: shaCryptVerify } = await unixcrypt();
     try {
       return { ok: shaCryptVerify(password, hash) };
     } catch {
@@ -95,9 +98,8 @@ export function dummyHash(setting: string): Promise<string> {
   if (d === undefined) {
     const secret = randomBytes(18).toString('base64');
     const bcryptCost = /^\$2b\$(\d\d)\$$/.exec(setting);
-    d = bcryptCost
-      ? bcrypt.hash(secret, Number(bcryptCost[1]))
-      : Promise.resolve(shaCryptEncrypt(secret, `${setting}${randomBytes(12).toString('base64').replace(/\+/g, '.')}`));
+    const salt = randomBytes(12).toString('base64').replace(/\+/g, '.');
+    d = bcryptCost ? bcryptjs().then((b) => b.hash(secret, Number(bcryptCost[1]))) : unixcrypt().then((u) => u.encrypt(secret, `${setting}${salt}`));
     dummies.set(setting, d);
   }
   return d;

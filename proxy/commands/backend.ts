@@ -8,6 +8,7 @@ import { billingRegistry } from '../../lambda/local/billing-metrics.js';
 import { createLogger } from '../log.js';
 import { serveMetrics } from '../metrics/endpoint.js';
 import { parseMetricsAddress } from '../addresses/metrics-address.js';
+import { untilSignal } from '../process/until-signal.js';
 import { localCredentials } from './local-credentials.js';
 import { loadLocalIdentities } from './local-identities.js';
 
@@ -72,16 +73,4 @@ export async function backendCommand(flags: BackendFlags): Promise<void> {
   await metrics?.close();
   await backend.close();
   log.flush();
-}
-
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }

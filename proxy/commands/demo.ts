@@ -11,7 +11,7 @@ import { defaultConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { createRuntime } from '../runtime.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
-import { untilSignal } from './backend.js';
+import { untilSignal } from '../process/until-signal.js';
 import { localCredentials } from './local-credentials.js';
 import { SAMPLE_TABLES } from './sample-tables.js';
 

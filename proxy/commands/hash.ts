@@ -10,8 +10,7 @@ import { encrypt as shaCrypt } from 'unixcrypt';
 import { CommandError, EX, reportFailure } from './exit-codes.js';
 import { readPassword } from './password-input.js';
 
-export const HASH_SCHEMES = ['bcrypt', 'sha512'] as const;
-export type HashScheme = (typeof HASH_SCHEMES)[number];
+import type { HashScheme } from './hash-schemes.js';
 
 export interface HashFlags {
   scheme: HashScheme;

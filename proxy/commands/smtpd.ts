@@ -1,7 +1,7 @@
 import type { Service } from '../../common/contract/lookup.js';
 import { loadConfig, type Config, type LogLevel, type SmtpdConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { startProxyMetrics } from '../metrics/endpoint.js';
+import { startProxyMetrics } from '../metrics/start.js';
 import { createRuntime } from '../runtime.js';
 import { runSmtpdTable } from '../smtpd/server.js';
 import { configWarnings, logWarnings } from './startup-warnings.js';
@@ -32,7 +32,7 @@ export async function smtpdCommand(configPath: string | undefined, flags: SmtpdF
   const config = smtpdConfig(configPath, flags);
   const log = createLogger(config.log.level, 'cloudtable-smtpd');
   logWarnings(log, configWarnings(config, configPath));
-  const { metrics } = startProxyMetrics(config, log);
+  const { metrics } = await startProxyMetrics(config, log);
   const runtime = createRuntime(config, log, undefined, metrics);
   await runSmtpdTable({
     input: process.stdin,

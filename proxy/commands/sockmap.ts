@@ -1,13 +1,13 @@
 import { ConfigError, loadConfig, type Config, type LogLevel } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
-import { startProxyMetrics } from '../metrics/endpoint.js';
+import { startProxyMetrics } from '../metrics/start.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { isLocalOnly, parseListenAddress } from '../addresses/listen-address.js';
 import type { Dialect } from '../sockmap/dialect.js';
 import { takeActivatedFds } from '../sockmap/listeners.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
-import { untilSignal } from './backend.js';
+import { untilSignal } from '../process/until-signal.js';
 import { configWarnings, logWarnings, sockmapWarnings } from './startup-warnings.js';
 
 export interface SockmapFlags {
@@ -39,7 +39,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
   let config = sockmapConfig(flags);
   const log = createLogger(config.log.level, 'cloudtable-sockmap');
   logWarnings(log, configWarnings(config, flags.config));
-  const monitoring = startProxyMetrics(config, log);
+  const monitoring = await startProxyMetrics(config, log);
   let runtime = createRuntime(config, log, undefined, monitoring.metrics);
   const server = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log, runtime.health), log);
   const listeners = await server.listen(config.sockmap.listen, takeActivatedFds());

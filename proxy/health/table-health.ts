@@ -8,7 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
-import { withDeadline } from '../tables/pattern-table.js';
+import { withDeadline } from '../resolver/with-deadline.js';
 
 /** A verdict is reused this long: health checks cannot become a load on the function. */
 const REUSE_MS = 1000;

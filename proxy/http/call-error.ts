@@ -45,12 +45,3 @@ export class CallError extends Error {
     return s >= 500 || s === 429 || s === 408;
   }
 }
-
-/** An error's message with its system code (ECONNREFUSED…) in front, for logs and messages. */
-export function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && !(err instanceof CallError) ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
-}

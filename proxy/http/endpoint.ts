@@ -2,9 +2,10 @@
 // signed for, its own connection pool (undici), and listeners told the
 // outcome and time of every call made to it (for latency averages,
 // breakers, metrics). Several endpoints (regions, replicas) are several
-// values; a call never picks one by itself.
+// values; a call never picks one by itself. The HTTP library loads with the
+// first call: a table process never asked anything does not load it.
 
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { CallFailure } from './call-error.js';
 import type { RequestSigner } from './signer.js';
 
@@ -34,17 +35,25 @@ export interface CallTiming {
 export class Endpoint {
   readonly url: URL;
   readonly signer: RequestSigner;
-  readonly dispatcher: Pool;
+  private pool: Promise<Pool> | undefined;
   private readonly listeners = new Set<(t: CallTiming) => void>();
 
-  constructor(o: EndpointOptions) {
+  constructor(private readonly o: EndpointOptions) {
     this.url = new URL(o.url);
     this.signer = o.signer;
-    this.dispatcher = new Pool(this.url.origin, {
-      connections: o.connections,
-      ...(o.keepAliveMs !== undefined && { keepAliveTimeout: o.keepAliveMs, keepAliveMaxTimeout: o.keepAliveMs }),
-      connect: { timeout: o.connectTimeoutMs },
-    });
+  }
+
+  /** Its connection pool (made at the first call). */
+  dispatcher(): Promise<Pool> {
+    this.pool ??= import('undici').then(
+      ({ Pool }) =>
+        new Pool(this.url.origin, {
+          connections: this.o.connections,
+          ...(this.o.keepAliveMs !== undefined && { keepAliveTimeout: this.o.keepAliveMs, keepAliveMaxTimeout: this.o.keepAliveMs }),
+          connect: { timeout: this.o.connectTimeoutMs },
+        }),
+    );
+    return this.pool;
   }
 
   /** Calls `listener` after every call to this endpoint; returns the function that stops it. */
@@ -58,7 +67,7 @@ export class Endpoint {
     for (const l of this.listeners) l(t);
   }
 
-  close(): Promise<void> {
-    return this.dispatcher.destroy();
+  async close(): Promise<void> {
+    if (this.pool) await (await this.pool).destroy();
   }
 }

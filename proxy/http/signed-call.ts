@@ -13,7 +13,8 @@
 //   withheld from errors, which end up in logs.
 // Interface: signedCall(endpoint, call) → the parsed answer, or CallError.
 
-import { CallError, errorText, type CallFailure } from './call-error.js';
+import { errorText } from '../../common/error-text.js';
+import { CallError, type CallFailure } from './call-error.js';
 import type { Endpoint } from './endpoint.js';
 
 export interface SignedCall<T> {
@@ -73,7 +74,8 @@ export async function signedCall<T>(endpoint: Endpoint, call: SignedCall<T>): Pr
 
   let res;
   try {
-    res = await endpoint.dispatcher.request({ method: 'POST', path: call.path, headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+    const dispatcher = await endpoint.dispatcher();
+    res = await dispatcher.request({ method: 'POST', path: call.path, headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
   } catch (err) {
     throw stopped(err);
   }

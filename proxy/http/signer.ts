@@ -1,12 +1,12 @@
 // SigV4 signing of requests to the function (service `lambda`), with
 // credentials from the standard AWS provider chain. The local backend
-// verifies the same signature, so this path runs in every test.
+// verifies the same signature, so this path runs in every test. The signing
+// library and the provider chain load at the first signature, not before:
+// a table process that is never asked anything never loads them.
 
 import { createHash } from 'node:crypto';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { SIGV4_SERVICE, Sha256 } from '../../common/sigv4.js';
 
 export interface SignInput {
   method: string;
@@ -17,20 +17,34 @@ export interface SignInput {
 }
 
 export class RequestSigner {
-  private readonly signer: SignatureV4;
+  private signer: Promise<SignatureV4> | undefined;
 
-  constructor(region: string, credentials: AwsCredentialIdentityProvider = defaultProvider()) {
-    this.signer = new SignatureV4({ credentials, region, service: SIGV4_SERVICE, sha256: Sha256 });
+  constructor(
+    private readonly region: string,
+    /** The standard AWS provider chain when absent. */
+    private readonly credentials?: AwsCredentialIdentityProvider,
+  ) {}
+
+  private load(): Promise<SignatureV4> {
+    this.signer ??= (async () => {
+      const [{ SignatureV4 }, { SIGV4_SERVICE, Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('../../common/sigv4.js')]);
+      const credentials = this.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+      return new SignatureV4({ credentials, region: this.region, service: SIGV4_SERVICE, sha256: Sha256 });
+    })();
+    // A failed load is tried again at the next signature.
+    this.signer.catch(() => (this.signer = undefined));
+    return this.signer;
   }
 
   /** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, authorization (and a session token if any). */
   async sign(input: SignInput): Promise<Record<string, string>> {
+    const signer = await this.load();
     const headers: Record<string, string> = {
       ...input.headers,
       host: input.url.host,
       'x-amz-content-sha256': createHash('sha256').update(input.body).digest('hex'),
     };
-    const signed = await this.signer.sign({
+    const signed = await signer.sign({
       method: input.method,
       protocol: input.url.protocol,
       hostname: input.url.hostname,

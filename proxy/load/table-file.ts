@@ -32,8 +32,8 @@
 
 import { foldKey, isSpace } from '../../common/smtpd/text.js';
 
-export const TABLE_FORMATS = ['smtpd', 'postmap', 'jsonl'] as const;
-export type TableFormat = (typeof TABLE_FORMATS)[number];
+import type { TableFormat } from './table-formats.js';
+export { TABLE_FORMATS, type TableFormat } from './table-formats.js';
 
 export interface ParseOptions {
   format: TableFormat;

@@ -8,25 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { MetricsAddress } from '../addresses/metrics-address.js';
-import type { Config } from '../config.js';
-import { ProxyMetrics } from './proxy-metrics.js';
+import type { ProxyMetrics } from './proxy-metrics.js';
 
 export interface MetricsEndpoint {
   /** The URL it listens on, once listening; undefined if it could not listen. */
   readonly listening: Promise<string | undefined>;
   close(): Promise<void>;
-}
-
-/**
- * The metrics of a proxy process and their endpoint, when `metrics.listen`
- * is set: created once, they outlive runtimes rebuilt on reload.
- */
-export function startProxyMetrics(config: Config, log: Logger): { metrics?: ProxyMetrics; close(): Promise<void> } {
-  const listen = config.metrics.listen;
-  if (!listen) return { close: () => Promise.resolve() };
-  const metrics = new ProxyMetrics();
-  const endpoint = serveMetrics(metrics, listen, log);
-  return { metrics, close: () => endpoint.close() };
 }
 
 /** Scrapers are few; anything beyond this is not one. */

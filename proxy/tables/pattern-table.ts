@@ -6,6 +6,7 @@
 
 import type { Service } from '../../common/contract/lookup.js';
 import { compareBytes, foldKey } from '../../common/smtpd/index.js';
+import { withDeadline } from '../resolver/with-deadline.js';
 import type { Answer } from '../resolver/answer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { EntrySet, EntrySets } from './entry-sets.js';
@@ -79,21 +80,4 @@ export class PatternTable {
     }
     return bestKey === undefined ? { kind: 'not-found', source } : { kind: 'found', value: bestValue, source };
   }
-}
-
-/** Settles by the deadline whatever the listing does; the listing goes on and serves the next lookup. */
-export function withDeadline(p: Promise<Answer>, ms: number): Promise<Answer> {
-  return new Promise<Answer>((resolve) => {
-    const timer = setTimeout(() => resolve({ kind: 'error', reason: `no answer within ${ms} ms`, timeout: true }), ms);
-    p.then(
-      (a) => {
-        clearTimeout(timer);
-        resolve(a);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        resolve({ kind: 'error', reason: `internal error: ${(err as Error).message}`, timeout: false });
-      },
-    );
-  });
 }

@@ -9,7 +9,7 @@ import { compareBytes } from '../../common/smtpd/index.js';
 import type { Answer } from '../resolver/answer.js';
 import type { EntrySets } from './entry-sets.js';
 import type { TableHandles } from './table-handle.js';
-import { withDeadline } from './pattern-table.js';
+import { withDeadline } from '../resolver/with-deadline.js';
 
 /** Answers `fetch` from the table's set of all entries; the position is kept on the table's handle. */
 export class Rotation {

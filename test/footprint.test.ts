@@ -1,0 +1,40 @@
+// A table process stays lean (smtpd starts one per `table` line and sends
+// no banner until each has finished its handshake): `cloudtable smtpd`, run
+// as smtpd runs it, loads none of the code it does not use while idle, and
+// its handshake time and resident memory stay within generous budgets (the
+// figures on an idle machine, from the compiled dist/, are in BENCHMARKS.md:
+// `npm run bench -- footprint`).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { measureSmtpd, modulesOfSmtpd } from '../bench/lib/footprint.js';
+import { CLI } from './helpers/cli.js';
+import { writeConfig } from './helpers/smtpd-peer.js';
+
+/** Under tsx and a loaded test machine: far above the dist/ figures, far below what a lazy-loading regression costs. */
+const BUDGET = { handshakeMs: 5000, rssMiB: 100 };
+
+const NOT_WHILE_IDLE = [
+  /\/lambda\//,
+  // The names of the table formats (for the CLI's choices) are no loader code.
+  /\/proxy\/(admin|load)\/(?!table-formats\.)/,
+  /\/proxy\/metrics\/(endpoint|proxy-metrics)\./,
+  /\/node_modules\/(dynalite|@aws-sdk|@smithy\/signature-v4|undici|prom-client|cli-progress|bcryptjs|unixcrypt|aws-cdk-lib)\//,
+];
+
+describe('footprint of cloudtable smtpd', () => {
+  const argv = [...CLI, 'smtpd', writeConfig('[upstream]\nurl = "http://127.0.0.1:9"\n')];
+
+  it('loads only what an idle table process uses', async () => {
+    const modules = await modulesOfSmtpd(argv);
+    const unneeded = modules.filter((m) => NOT_WHILE_IDLE.some((r) => r.test(m)));
+    assert.deepEqual(unneeded, []);
+    assert.ok(modules.some((m) => m.includes('/proxy/smtpd/server.')), 'the count sees the smtpd server itself');
+  });
+
+  it('finishes its handshake and idles within budget', async () => {
+    const f = await measureSmtpd(argv);
+    assert.ok(f.handshakeMs < BUDGET.handshakeMs, `handshake ${Math.round(f.handshakeMs)} ms`);
+    assert.ok(f.rssBytes / 2 ** 20 < BUDGET.rssMiB, `idle RSS ${(f.rssBytes / 2 ** 20).toFixed(1)} MiB`);
+  });
+});

@@ -1,3 +1,7 @@
+// Wires one proxy process: the function client, the resolver, the table
+// services, the health checks and the host's replicas that every front end
+// shares.
+
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AuthChecker } from './auth/auth-checker.js';
 import type { Config } from './config.js';

@@ -1,3 +1,6 @@
+// The line splitter of the smtpd front end: lines across chunks, and
+// overlong lines cut and reported once.
+
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';

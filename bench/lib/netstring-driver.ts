@@ -1,3 +1,6 @@
+// Drives a socketmap server as Postfix or Sendmail would, over many
+// connections (one request at a time on each), timing every reply.
+
 import { connect, type Socket } from 'node:net';
 import { parseListenAddress } from '../../proxy/addresses/listen-address.js';
 import { netstring, NetstringReader } from '../../proxy/sockmap/netstring.js';

@@ -1,3 +1,6 @@
+// The benchmarks' output: the machine line, Markdown tables ready for
+// BENCHMARKS.md, ratios and percentiles.
+
 import { cpus, totalmem } from 'node:os';
 
 export function machineLine(): string {

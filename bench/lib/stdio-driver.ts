@@ -1,3 +1,6 @@
+// Drives a `cloudtable smtpd` process over stdio as smtpd does: the
+// handshake, then lookups with a chosen number outstanding.
+
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 /**

@@ -1,3 +1,5 @@
+// smtpd's hostname matching (`*` globs in domain tables), byte for byte.
+
 import { asBytes } from './text.js';
 
 function lower(c: string): string {

@@ -1,3 +1,6 @@
+// The admin function's transaction limits (lease, grace period, kept
+// previous generation, most entries), read from its environment.
+
 import { DEFAULT_TRANSACTION_LIMITS, type TransactionLimits } from '../store/transaction.js';
 
 /**

@@ -1,3 +1,6 @@
+// Whole-table replacement in one call (tests, the demo), through the same
+// transaction as the admin API.
+
 import type { Store } from './store.js';
 import { Transactions } from './transaction.js';
 

@@ -1,3 +1,6 @@
+// Retries with capped exponential backoff and jitter, for DynamoDB
+// throttling and unprocessed batch items.
+
 export interface BackoffOptions {
   /** Attempts in all, the first one included. */
   attempts: number;

@@ -1,3 +1,6 @@
+// The table store on DynamoDB: generations, META, entries, the transaction's
+// conditional writes, listings and garbage; capacity units counted.
+
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,

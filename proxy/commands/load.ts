@@ -1,3 +1,6 @@
+// `cloudtable load TABLE FILE`: a transactional table replacement from a
+// file, with its exit codes.
+
 import { createReadStream, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Service } from '../../common/contract/lookup.js';

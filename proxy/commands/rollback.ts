@@ -1,3 +1,5 @@
+// `cloudtable rollback TABLE`: undo (or redo) the last commit.
+
 import { adminClientFor } from '../admin/client.js';
 import { adminCommandConfig, type AdminFlags } from './admin-config.js';
 import { reportFailure } from './exit-codes.js';

@@ -1,3 +1,6 @@
+// `cloudtable show TABLE`: one generation of a table, printed in a form
+// `cloudtable load` reads back exactly.
+
 import type { ListResponse } from '../../common/contract/admin.js';
 import { adminClientFor, type AdminClient } from '../admin/client.js';
 import { carries, line, preamble, type Entry } from '../load/table-output.js';

@@ -1,3 +1,6 @@
+// `cloudtable smtpd` (and `table-cloudtable`): one OpenSMTPD proc table on
+// stdin/stdout, with its configuration file and flags; exits at stdin EOF.
+
 import type { Service } from '../../common/contract/lookup.js';
 import { loadConfig, type Config, type LogLevel, type SmtpdConfig } from '../config.js';
 import { createLogger } from '../log.js';

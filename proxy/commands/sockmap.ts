@@ -1,3 +1,6 @@
+// `cloudtable sockmap`: the socketmap server for Postfix and Sendmail, its
+// configuration, reload on SIGHUP and graceful stop.
+
 import { ConfigError, loadConfig, type Config, type LogLevel } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { startProxyMetrics } from '../metrics/start.js';

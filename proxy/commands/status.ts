@@ -1,3 +1,6 @@
+// `cloudtable status`: the tables as the admin and reader functions see
+// them, then the running proxies, by their metrics endpoints.
+
 import type { TableStatus } from '../../common/contract/admin.js';
 import { adminClientFor } from '../admin/client.js';
 import { HttpUpstream } from '../upstream/client.js';

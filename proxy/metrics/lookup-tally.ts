@@ -1,3 +1,5 @@
+// Per-table lookup counts by result, bounded in the number of tables.
+
 import { SERVICES, type Service } from '../../common/contract/lookup.js';
 import { LOOKUP_RESULTS, type LookupResult } from '../resolver/observer.js';
 

@@ -1,3 +1,6 @@
+// What the resolver reports as it works (lookups by result, requests to
+// the function by outcome), for metrics and tests.
+
 import type { Service } from '../../common/contract/lookup.js';
 import type { CallFailure } from '../http/call-error.js';
 

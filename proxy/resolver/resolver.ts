@@ -1,3 +1,7 @@
+// The resolver: the one lookup path of a proxy process (cache, coalescing,
+// batching, deadlines, breaker, generation rules); every lookup settles by
+// its deadline and a failure is never "not found".
+
 import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lookup.js';
 import { SERVICE_FACTS } from '../../common/smtpd/services.js';
 import { systemClock, type Clock, type Timer } from '../clock.js';

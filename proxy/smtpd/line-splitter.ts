@@ -1,3 +1,5 @@
+// LF-terminated lines from smtpd's byte stream, each bounded in length.
+
 import { StringDecoder } from 'node:string_decoder';
 
 /**

@@ -1,3 +1,5 @@
+// The interface front ends ask tables through (lookup, check, fetch, update).
+
 import type { Service } from '../../common/contract/lookup.js';
 import type { Answer } from '../resolver/answer.js';
 

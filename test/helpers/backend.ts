@@ -1,3 +1,6 @@
+// The local backend for tests (real handler, dynalite), its test
+// credentials, and clients signed with them.
+
 import type { IncomingMessage } from 'node:http';
 import { startBackend, type Backend, type BackendOptions } from '../../lambda/local/backend.js';
 import type { LocalCredentials } from '../../lambda/local/sigv4-verify.js';

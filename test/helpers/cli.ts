@@ -1,3 +1,5 @@
+// Runs the real `cloudtable` command line from source and collects its output.
+
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -1,3 +1,5 @@
+// A resolver on the real HTTP client for tests, counting the requests it sends.
+
 import type { GenerationsResponse, ListResponse, LookupQuery, LookupResponse } from '../../common/contract/lookup.js';
 import type { Clock } from '../../proxy/clock.js';
 import { buildConfig, type Config } from '../../proxy/config.js';

@@ -1,3 +1,5 @@
+// smtpd's `domain` matching: the key itself, or a `*` glob.
+
 import { hostnameMatch } from '../../../common/smtpd/index.js';
 import type { EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';

@@ -1,3 +1,5 @@
+// smtpd's `mailaddr` matching: full addresses, users and `@domain` entries.
+
 import { mailaddrMatch, parseMailaddr, untagged, type Mailaddr } from '../../../common/smtpd/index.js';
 import type { Entry, EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';

@@ -1,3 +1,5 @@
+// The interface of one kind of smtpd matching, which the pattern tables use.
+
 import type { Listing } from '../../upstream/client.js';
 import type { EntrySet } from '../entry-sets.js';
 

@@ -1,3 +1,5 @@
+// smtpd's `netaddr` matching: addresses and CIDR networks, IPv4 and IPv6.
+
 import { exactAddressTexts, netaddrContains, netaddrMatch, parseNetaddr, type Netaddr } from '../../../common/smtpd/index.js';
 import type { Entry, EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';

@@ -1,3 +1,5 @@
+// smtpd's `regex` matching: POSIX extended expressions tried in key order.
+
 import { compileSmtpdRegex, regexMatches, type CompiledRegex } from '../../../common/smtpd/index.js';
 import type { Entry, EntrySet } from '../entry-sets.js';
 import type { Matcher, SetMatch } from './matcher.js';

@@ -13,6 +13,7 @@ import {
   type AttributeValue,
   type ConsumedCapacity,
   type DynamoDBClient,
+  type QueryCommandOutput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { activeView, decodeMeta, type MetaRecord } from './meta.js';
@@ -309,26 +310,31 @@ export class Store {
   async countGeneration(table: string, generation: number, consistent: boolean): Promise<number> {
     let n = 0;
     for (const pk of [entryPk(table, generation), patternPk(table, generation)]) {
-      let start: Item | undefined;
-      do {
-        const out = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': PK },
-            ExpressionAttributeValues: { ':pk': { S: pk } },
-            Select: 'COUNT',
-            ConsistentRead: consistent,
-            ReturnConsumedCapacity: 'TOTAL',
-            ...(start && { ExclusiveStartKey: start }),
-          }),
-        );
-        this.count(out.ConsumedCapacity, 'read');
-        n += out.Count ?? 0;
-        start = out.LastEvaluatedKey;
-      } while (start);
+      for await (const page of this.partitionPages(pk, { count: true, consistent })) n += page.Count ?? 0;
     }
     return n;
+  }
+
+  /** Every page of a Query over one whole partition, its read units counted. */
+  private async *partitionPages(pk: string, o: { count?: boolean; consistent: boolean }): AsyncGenerator<QueryCommandOutput> {
+    let start: Item | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK },
+          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ...(o.count && { Select: 'COUNT' as const }),
+          ConsistentRead: o.consistent,
+          ReturnConsumedCapacity: 'TOTAL',
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+      this.count(out.ConsumedCapacity, 'read');
+      yield out;
+      start = out.LastEvaluatedKey;
+    } while (start);
   }
 
   /** Every entry of a generation, a page at a time. */
@@ -390,23 +396,9 @@ export class Store {
 
   async listTables(): Promise<string[]> {
     const tables: string[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':pk': { S: INDEX_PK } },
-          ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
-          ...(start && { ExclusiveStartKey: start }),
-        }),
-      );
-      this.count(out.ConsumedCapacity, 'read');
-      for (const i of out.Items ?? []) if (i[SK]?.S) tables.push(i[SK].S);
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of this.partitionPages(INDEX_PK, { consistent: true })) {
+      for (const i of page.Items ?? []) if (i[SK]?.S) tables.push(i[SK].S);
+    }
     return tables;
   }
 
@@ -440,18 +432,9 @@ export class Store {
   }
 
   async pendingGarbage(): Promise<number> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': PK },
-        ExpressionAttributeValues: { ':pk': { S: GC_PK } },
-        Select: 'COUNT',
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.count(out.ConsumedCapacity, 'read');
-    return out.Count ?? 0;
+    let n = 0;
+    for await (const page of this.partitionPages(GC_PK, { count: true, consistent: false })) n += page.Count ?? 0;
+    return n;
   }
 
   async removeGarbage(sk: string): Promise<void> {

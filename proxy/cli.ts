@@ -48,25 +48,28 @@ export function buildCli(): Command {
   program
     .command('smtpd')
     .description('OpenSMTPD proc table on stdin/stdout (smtpd-tables(7)); also installed as table-cloudtable')
-    .argument('[config]', 'configuration file (TOML or JSON)')
+    .argument('[config]', 'configuration file (TOML or JSON), as smtpd.conf passes it; wins over -c')
+    .addOption(configOption())
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
     .option('--table <name>', 'cloud table to query (default: the smtpd table name)')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
     .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
-    .action(async (config: string | undefined, flags: SmtpdFlags) => (await import('./commands/smtpd.js')).smtpdCommand(config, flags));
+    .action(async (config: string | undefined, flags: SmtpdFlags & { config?: string }) =>
+      (await import('./commands/smtpd.js')).smtpdCommand(config ?? configFile(flags), flags),
+    );
 
   program
     .command('sockmap')
     .description('socketmap server for Postfix and Sendmail')
     .option('--listen <address>', 'inet:HOST:PORT or unix:PATH, repeatable (default: the configuration\'s, else inet:127.0.0.1:8788)', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--dialect <client>', 'the client on the --listen addresses').choices(['postfix', 'sendmail']))
-    .option('--config <file>', 'configuration file (TOML or JSON); SIGHUP reloads it')
+    .addOption(configOption('; SIGHUP reloads it'))
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
     .addOption(new Option('--log-level <level>', 'overrides log.level').choices(LOG_LEVELS))
     .option('--any-table', 'serve a map not configured as the table of that name, on UNIX listeners (overrides sockmap.any_table)')
     .option('--any-table-inet', 'with --any-table, on inet listeners too: every local user reads every table (overrides sockmap.any_table_inet)')
-    .action(async (flags: SockmapFlags) => (await import('./commands/sockmap.js')).sockmapCommand(flags));
+    .action(async (flags: SockmapFlags) => (await import('./commands/sockmap.js')).sockmapCommand({ ...flags, config: configFile(flags) }));
 
   program
     .command('backend')
@@ -105,8 +108,8 @@ export function buildCli(): Command {
     .option('--confirm-with <keys>', 'look these keys up (comma-separated) through the reader before committing; roll back unless all are found', collect, [])
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL for --confirm-with (overrides upstream.url)')
-    .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
-    .action(async (table: string, file: string, flags: LoadFlags) => (await import('./commands/load.js')).loadCommand(table, file, flags));
+    .addOption(configOption())
+    .action(async (table: string, file: string, flags: LoadFlags) => (await import('./commands/load.js')).loadCommand(table, file, { ...flags, config: configFile(flags) }));
 
   program
     .command('show')
@@ -115,7 +118,7 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format (auto: smtpd if it carries every entry exactly, else jsonl)').choices(['auto', ...TABLE_FORMATS]).default('auto'))
     .addOption(adminOption())
     .addOption(configOption())
-    .action(async (table: string, flags: ShowFlags) => (await import('./commands/show.js')).showCommand(table, flags));
+    .action(async (table: string, flags: ShowFlags) => (await import('./commands/show.js')).showCommand(table, { ...flags, config: configFile(flags) }));
 
   program
     .command('hash')
@@ -130,16 +133,20 @@ export function buildCli(): Command {
     .argument('<table>')
     .addOption(adminOption())
     .addOption(configOption())
-    .action(async (table: string, flags: AdminFlags) => (await import('./commands/rollback.js')).rollbackCommand(table, flags));
+    .action(async (table: string, flags: AdminFlags) => (await import('./commands/rollback.js')).rollbackCommand(table, { ...flags, config: configFile(flags) }));
 
   program
     .command('status')
     .description('every table: generation, entries, transaction in progress, and what the reader answers; and what running proxies serve')
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL (overrides upstream.url)')
-    .option('--metrics <url>', "a running proxy's metrics endpoint, repeatable (default: the configuration's metrics.listen)", collect, [])
-    .option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG)')
-    .action(async (flags: StatusFlags) => (await import('./commands/status.js')).statusCommand(flags));
+    .option('--proxy <url>', "a running proxy to report on, by its metrics endpoint; repeatable (default: the configuration's metrics.listen)", collect, [])
+    // The name it had first: scripts that use it keep working.
+    .addOption(new Option('--metrics <url>').argParser(collect).default([]).hideHelp())
+    .addOption(configOption())
+    .action(async (flags: StatusFlags & { metrics: string[] }) =>
+      (await import('./commands/status.js')).statusCommand({ ...flags, config: configFile(flags), proxy: [...(flags.proxy ?? []), ...flags.metrics] }),
+    );
 
   return program;
 }
@@ -148,8 +155,14 @@ function adminOption(): Option {
   return new Option('--admin <url>', 'admin function URL (overrides admin.url)');
 }
 
-function configOption(): Option {
-  return new Option('-c, --config <file>', 'configuration file (default: $CLOUDTABLE_CONFIG, else the local backend)');
+/** -c/--config, the same on every command that reads the configuration. */
+function configOption(more = ''): Option {
+  return new Option('-c, --config <file>', `configuration file (TOML or JSON; default: $CLOUDTABLE_CONFIG, else the defaults)${more}`);
+}
+
+/** The configuration file a command reads: -c/--config, else $CLOUDTABLE_CONFIG. */
+function configFile(flags: { config?: string }): string | undefined {
+  return flags.config ?? (process.env.CLOUDTABLE_CONFIG || undefined);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -56,7 +56,7 @@ describe('health', () => {
 
   it('cloudtable status: the admin view, then the proxy: upstream, circuit, cache, generation served against the active one', async () => {
     const urls = ['--admin', backend.url, '--upstream', backend.url];
-    let r = await runCli(['status', ...urls, '--metrics', metrics], TEST_ENV);
+    let r = await runCli(['status', ...urls, '--proxy', metrics], TEST_ENV);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^  aliases: generation ${generation} \\(epoch \\d+\\), service alias, 1 entries`, 'm'));
     const proxy = new RegExp(`^proxy ${metrics}: upstream ${backend.url}, circuit closed; cache 1 entries, [\\d.]+ MiB of 64\\.0 MiB; in flight: 0 lookups, 0 requests; requests to the function: ok \\d+(, function-error \\d+)?; [\\d.]+ MiB resident$`, 'm');
@@ -65,13 +65,14 @@ describe('health', () => {
 
     // A new generation: until the proxy hears of it, status shows it behind.
     const next = await replaceTable(backend.store, 'aliases', [['root', 'bob']], 'alias');
+    // --metrics, the old name of --proxy, still works.
     r = await runCli(['status', ...urls, '--metrics', metrics], TEST_ENV);
     assert.match(r.stdout, new RegExp(`^  aliases: generation ${generation} \\(the active one is ${next}\\);`, 'm'));
   });
 
   it('cloudtable status exits 69 when a proxy cannot be read, after printing the rest', async () => {
     const gone = `http://127.0.0.1:${await refusedPort()}`;
-    const r = await runCli(['status', '--admin', backend.url, '--upstream', backend.url, '--metrics', gone], TEST_ENV);
+    const r = await runCli(['status', '--admin', backend.url, '--upstream', backend.url, '--proxy', gone], TEST_ENV);
     assert.equal(r.code, 69);
     assert.match(r.stdout, /^ {2}aliases: generation/m);
     assert.match(r.stdout, new RegExp(`^proxy ${gone}: cannot read its metrics: `, 'm'));
@@ -85,7 +86,7 @@ describe('health', () => {
     const down = await client.next(20);
     for (const d of down) assert.match(d, /^TEMP .*ECONNREFUSED/);
     assert.ok(performance.now() - t0 < 2000, `${performance.now() - t0} ms`);
-    const requests = await runCli(['status', '--admin', backend.url, '--metrics', metrics], TEST_ENV);
+    const requests = await runCli(['status', '--admin', backend.url, '--proxy', metrics], TEST_ENV);
     const failed = /requests to the function: [^;]*network (\d+)/.exec(requests.stdout);
     assert.equal(failed?.[1], '1', `20 concurrent checks make one request: ${requests.stdout} ${requests.stderr}`);
   });

@@ -9,10 +9,10 @@ export interface AdminFlags {
 }
 
 /**
- * --config FILE (or $CLOUDTABLE_CONFIG), else the defaults, which point at
- * the local backend; --admin and --upstream override the URLs, checked as
- * the file's are.
+ * The configuration file (-c FILE, else $CLOUDTABLE_CONFIG: cli.ts decides),
+ * else the defaults, which point at the local backend; --admin and
+ * --upstream override the URLs, checked as the file's are.
  */
-export function adminCommandConfig(flags: AdminFlags, env: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig(flags.config ?? env.CLOUDTABLE_CONFIG, { '--admin': flags.admin, '--upstream': flags.upstream });
+export function adminCommandConfig(flags: AdminFlags): Config {
+  return loadConfig(flags.config, { '--admin': flags.admin, '--upstream': flags.upstream });
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { fetchMetricsJson, proxyFigures, type ProxyFigures, type ReplicaFigures } from '../metrics/figures.js';
 import { LOOKUP_RESULTS } from '../resolver/observer.js';
 
-/** The metrics endpoints to ask: the --metrics flags, else the configuration's own endpoint. */
+/** The metrics endpoints to ask: the --proxy flags, else the configuration's own endpoint. */
 export function proxyEndpoints(flags: string[] | undefined, config: Config): string[] {
   if (flags?.length) return flags.map((u) => new URL(u.includes('://') ? u : `http://${u}`).origin);
   const l = config.metrics.listen;

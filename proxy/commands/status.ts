@@ -10,8 +10,8 @@ import { reportFailure } from './exit-codes.js';
 import { proxyEndpoints, proxyStatus } from './proxy-status.js';
 
 export interface StatusFlags extends AdminFlags {
-  /** Metrics endpoints of running proxies. */
-  metrics?: string[];
+  /** Running proxies to report on, by their metrics endpoints (--proxy, or its old name --metrics). */
+  proxy?: string[];
 }
 
 /**
@@ -40,7 +40,7 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
   } finally {
     await Promise.all([admin.close(), reader.close()]);
   }
-  const proxies = await proxyStatus(proxyEndpoints(flags.metrics, config), active, config.upstream.deadlineMs);
+  const proxies = await proxyStatus(proxyEndpoints(flags.proxy, config), active, config.upstream.deadlineMs);
   if (proxies.lines.length > 0) process.stdout.write(`${proxies.lines.join('\n')}\n`);
   if (!proxies.ok) process.exitCode ||= 69; // EX_UNAVAILABLE
 }

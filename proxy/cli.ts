@@ -5,6 +5,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from './config.js';
+import { fileMode } from './config/kinds.js';
 import { exitCodeOf, reportFailure } from './commands/exit-codes.js';
 import type { BackendFlags } from './commands/backend.js';
 import type { SmtpdFlags } from './commands/smtpd.js';
@@ -63,6 +64,9 @@ export function buildCli(): Command {
     .description('socketmap server for Postfix and Sendmail')
     .option('--listen <address>', 'inet:HOST:PORT or unix:PATH, repeatable (default: the configuration\'s, else inet:127.0.0.1:8788)', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--dialect <client>', 'the client on the --listen addresses').choices(['postfix', 'sendmail']))
+    .addOption(new Option('--socket-mode <mode>', 'permissions of the --listen unix: sockets, octal (default 0660)').argParser(socketMode))
+    .option('--socket-owner <user>', 'owner of the --listen unix: sockets, a user name or id (default: the process\'s)')
+    .option('--socket-group <group>', 'group of the --listen unix: sockets, a group name or id (default: the process\'s)')
     .addOption(configOption('; SIGHUP reloads it'))
     .option('--upstream <url>', 'function URL (overrides upstream.url)')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics there (overrides metrics.listen; host defaults to 127.0.0.1)')
@@ -176,6 +180,15 @@ export async function main(argv: string[]): Promise<void> {
     // Commander has already said what is wrong with the command line.
     if (!(err instanceof CommanderError)) reportFailure(undefined, err);
     process.exit(exitCodeOf(err));
+  }
+}
+
+/** --socket-mode: an octal mode, as the file's `mode` key takes it. */
+function socketMode(value: string): number {
+  try {
+    return fileMode.parse(value, '--socket-mode');
+  } catch {
+    throw new InvalidArgumentError('an octal mode from 0000 to 0777, e.g. 0660');
   }
 }
 

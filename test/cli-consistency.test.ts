@@ -2,9 +2,15 @@
 // `cloudtable` processes: every command that reads the configuration takes
 // `-c FILE` and `$CLOUDTABLE_CONFIG` (smtpd's positional argument, how
 // smtpd.conf passes it, wins), `--upstream`/`--admin` are checked like the
-// file's keys, and `status` names running proxies with `--proxy`.
+// file's keys, `--listen unix:` sockets get their mode, owner and group
+// from flags as configured listeners do from the file, and `status` names
+// running proxies with `--proxy`.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CliProcess, type CliResult } from './helpers/cli.js';
 import { SmtpdPeer, writeConfig } from './helpers/smtpd-peer.js';
@@ -77,6 +83,51 @@ describe('command line consistency', () => {
       const r = await run;
       assert.equal(r.code, 78, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^cloudtable: --(upstream|admin)[: ][^\n]*\n$/, args.join(' '));
+    }
+  });
+
+  it('sockmap --socket-mode, --socket-owner, --socket-group: a real --listen unix: socket gets them (names or numbers)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloudtable-sock-'));
+    // Root can give the socket away (to nobody:nogroup by name, to numbers); anyone else, to its own ids.
+    const root = process.getuid!() === 0;
+    const id = (db: string, name: string): number => Number(execFileSync('getent', [db, name], { encoding: 'utf8' }).split(':')[2]);
+    const cases: Array<{ flags: string[]; mode: number; uid: number; gid: number }> = root
+      ? [
+          { flags: ['--socket-mode', '0640', '--socket-owner', 'nobody', '--socket-group', 'nogroup'], mode: 0o640, uid: id('passwd', 'nobody'), gid: id('group', 'nogroup') },
+          { flags: ['--socket-mode', '604', '--socket-owner', '4242', '--socket-group', '4343'], mode: 0o604, uid: 4242, gid: 4343 },
+        ]
+      : [{ flags: ['--socket-mode', '0600', '--socket-owner', String(process.getuid!()), '--socket-group', String(process.getgid!())], mode: 0o600, uid: process.getuid!(), gid: process.getgid!() }];
+    for (const [i, c] of cases.entries()) {
+      const path = join(dir, `postfix-${i}.sock`);
+      const server = new CliProcess(['sockmap', '--listen', `unix:${path}`, '--listen', 'inet:127.0.0.1:0', ...c.flags]);
+      try {
+        await server.waitFor(/^listening inet:/m);
+        const st = statSync(path);
+        assert.ok(st.isSocket());
+        assert.deepEqual({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }, { mode: c.mode, uid: c.uid, gid: c.gid }, c.flags.join(' '));
+      } finally {
+        server.child.kill('SIGKILL');
+      }
+    }
+  });
+
+  it('sockmap socket flags: a bad mode is a usage error (64), an unknown user or group a configuration error (78), one line', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'cloudtable-sock-')), 's.sock');
+    const noSuchUser = writeConfig(`[[sockmap.listen]]\naddress = "unix:${path}"\nowner = "no-such-user-cloudtable"\n`);
+    const runs: Array<[string[], number, RegExp]> = [
+      [['--listen', `unix:${path}`, '--socket-mode', '0999'], 64, /^error: option '--socket-mode <mode>' argument '0999' is invalid\. an octal mode from 0000 to 0777/],
+      [['--listen', `unix:${path}`, '--socket-mode', 'rw-rw----'], 64, /argument 'rw-rw----' is invalid/],
+      [['--listen', 'inet:127.0.0.1:0', '--socket-group', 'nogroup'], 64, /^cloudtable: --socket-mode, --socket-owner and --socket-group apply to --listen unix: addresses;[^\n]*\n$/],
+      [['--socket-mode', '0600'], 64, /apply to --listen unix: addresses/],
+      [['--listen', `unix:${path}`, '--socket-owner', 'no-such-user-cloudtable'], 78, /^cloudtable: --socket-owner: no user named no-such-user-cloudtable\n$/],
+      [['--listen', `unix:${path}`, '--socket-group', 'no-such-group-cloudtable'], 78, /^cloudtable: --socket-group: no group named no-such-group-cloudtable\n$/],
+      [['-c', noSuchUser], 78, new RegExp(`^cloudtable: unix:${path}: no user named no-such-user-cloudtable\n$`)],
+    ];
+    const results = runs.map(([args]) => runWithin(['sockmap', ...args]));
+    for (const [i, [args, code, message]] of runs.entries()) {
+      const r = await results[i]!;
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
     }
   });
 

@@ -1,7 +1,7 @@
 // `cloudtable sockmap`: the socketmap server for Postfix and Sendmail, its
 // configuration, reload on SIGHUP and graceful stop.
 
-import { ConfigError, loadConfig, type Config, type LogLevel } from '../config.js';
+import { ConfigError, loadConfig, type Config, type LogLevel, type SockmapListenConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { startProxyMetrics } from '../metrics/start.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
@@ -10,12 +10,18 @@ import { isLocalOnly, parseListenAddress } from '../addresses/listen-address.js'
 import type { Dialect } from '../sockmap/dialect.js';
 import { takeActivatedFds } from '../sockmap/listeners.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
+import { groupId, userId } from '../sockmap/unix-ids.js';
+import { CommandError, EX } from './exit-codes.js';
 import { untilSignal } from '../process/until-signal.js';
 import { configWarnings, logWarnings, sockmapWarnings } from './startup-warnings.js';
 
 export interface SockmapFlags {
   listen?: string[];
   dialect?: Dialect;
+  /** Permissions (cli.ts parsed the octal), owner and group of the --listen unix: sockets. */
+  socketMode?: number;
+  socketOwner?: string;
+  socketGroup?: string;
   config?: string;
   upstream?: string;
   metrics?: string;
@@ -29,8 +35,35 @@ export function sockmapConfig(flags: SockmapFlags): Config {
   if (flags.dialect && !flags.listen?.length) {
     throw new ConfigError('--dialect applies to --listen addresses; give the dialect of configured listeners in the configuration');
   }
-  const listen = flags.listen?.length ? flags.listen.map((address) => ({ address, dialect: flags.dialect ?? 'postfix' })) : undefined;
+  const socket = socketFlags(flags);
+  const listen = flags.listen?.length ? flags.listen.map((address) => ({ address, dialect: flags.dialect ?? 'postfix', ...(address.startsWith('unix:') && socket) })) : undefined;
   return loadConfig(flags.config, { '--upstream': flags.upstream, '--metrics': flags.metrics, '--log-level': flags.logLevel, '--listen': listen, '--any-table': flags.anyTable, '--any-table-inet': flags.anyTableInet });
+}
+
+/**
+ * --socket-mode, --socket-owner, --socket-group: the `mode`, `owner` and
+ * `group` keys of each --listen unix: socket. A user or group that does not
+ * exist is refused here, naming the flag, rather than when binding.
+ */
+function socketFlags(flags: SockmapFlags): Partial<Pick<SockmapListenConfig, 'mode' | 'owner' | 'group'>> {
+  const given = flags.socketMode !== undefined || flags.socketOwner !== undefined || flags.socketGroup !== undefined;
+  if (given && !flags.listen?.some((a) => a.startsWith('unix:'))) {
+    throw new CommandError(EX.USAGE, '--socket-mode, --socket-owner and --socket-group apply to --listen unix: addresses; give those of configured listeners in [[sockmap.listen]]');
+  }
+  return {
+    ...(flags.socketMode !== undefined && { mode: flags.socketMode }),
+    ...(flags.socketOwner !== undefined && { owner: knownId('--socket-owner', flags.socketOwner, userId) }),
+    ...(flags.socketGroup !== undefined && { group: knownId('--socket-group', flags.socketGroup, groupId) }),
+  };
+}
+
+function knownId(flag: string, name: string, id: (name: string) => number): string {
+  try {
+    id(name);
+  } catch (err) {
+    throw new ConfigError(`${flag}: ${(err as Error).message}`);
+  }
+  return name;
 }
 
 /** Sections whose change needs a new upstream client and cache. */

@@ -8,6 +8,7 @@ import { chmodSync, lchownSync, lstatSync, mkdtempSync, renameSync, rmdirSync, u
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { SockmapListenConfig } from '../config.js';
+import { ConfigError } from '../config/kinds.js';
 import { DIALECTS, type Dialect } from './dialect.js';
 import { formatListenAddress, parseListenAddress } from '../addresses/listen-address.js';
 import { groupId, userId } from './unix-ids.js';
@@ -125,8 +126,15 @@ async function bind(c: SockmapListenConfig, onConnection: OnConnection): Promise
   // and owner there, then renamed into place: the socket is never
   // connectable with other permissions than configured, whatever the umask,
   // and nobody can swap a symlink in under the chmod and chown.
-  const owner = c.owner !== undefined ? userId(c.owner) : -1;
-  const group = c.group !== undefined ? groupId(c.group) : -1;
+  let owner = -1;
+  let group = -1;
+  try {
+    if (c.owner !== undefined) owner = userId(c.owner);
+    if (c.group !== undefined) group = groupId(c.group);
+  } catch (err) {
+    // The configuration names a user or group this host does not have.
+    throw new ConfigError(`${listener.name}: ${(err as Error).message}`);
+  }
   let privateDir: string;
   try {
     privateDir = mkdtempSync(join(dirname(address.path), `.${basename(address.path)}.`));

@@ -3,7 +3,7 @@
 // `cloudtable smtpd` against them.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -62,15 +62,25 @@ describe('end to end', () => {
     assert.equal((await backend.result()).code, 0);
   });
 
-  it('npm start prints a key pair it generated, never the AWS secret of its environment', async () => {
+  it('npm start leaves the key pair it generated in a file of the user\'s, and prints no secret, neither that one nor the environment\'s', async () => {
     const secret = 'wJalrXUtnFEMI-environment-secret';
-    const demo = new CliProcess(['demo', '--port', '0', '--sockmap-port', '0'], { AWS_ACCESS_KEY_ID: 'AKIDFROMENV', AWS_SECRET_ACCESS_KEY: secret, CLOUDTABLE_LOCAL_ACCESS_KEY_ID: '', CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY: '' });
-    const [, printedId] = await demo.waitFor(/AWS_ACCESS_KEY_ID=(LOCAL[0-9A-F]{16}) AWS_SECRET_ACCESS_KEY=\S+/);
-    assert.ok(printedId);
+    const configHome = join(mkdtempSync(join(tmpdir(), 'cloudtable-e2e-home-')), '.config');
+    const demo = new CliProcess(['demo', '--port', '0', '--sockmap-port', '0'], {
+      AWS_ACCESS_KEY_ID: 'AKIDFROMENV',
+      AWS_SECRET_ACCESS_KEY: secret,
+      CLOUDTABLE_LOCAL_ACCESS_KEY_ID: '',
+      CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY: '',
+      XDG_CONFIG_HOME: configHome,
+    });
+    const [, printedId, file] = await demo.waitFor(/generated key pair (LOCAL[0-9A-F]{16}), in (\S+) \(readable by you only\)/);
+    assert.equal(file, join(configHome, 'cloudtable', 'local-backend.json'));
+    const saved = JSON.parse(readFileSync(file!, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+    assert.equal(saved.accessKeyId, printedId);
+    assert.equal(statSync(file!).mode & 0o777, 0o600);
     demo.child.kill('SIGINT');
     const { code, stdout, stderr } = await demo.result();
     assert.equal(code, 0);
-    assert.ok(!stdout.includes(secret) && !stderr.includes(secret) && !stdout.includes('AKIDFROMENV'), stdout);
+    for (const s of [secret, saved.secretAccessKey, 'AKIDFROMENV']) assert.ok(!stdout.includes(s) && !stderr.includes(s), `${s} printed: ${stdout}`);
   });
 
   it('the function answers limit violations with clear 4xx statuses', async () => {

@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { serveMetrics } from '../metrics/endpoint.js';
 import { parseMetricsAddress } from '../addresses/metrics-address.js';
 import { untilSignal } from '../process/until-signal.js';
+import { forgetLocalBackend, recordLocalBackend } from '../http/local-backend-file.js';
 import { localCredentials } from './local-credentials.js';
 import { loadLocalIdentities } from './local-identities.js';
 
@@ -43,11 +44,14 @@ export async function backendCommand(flags: BackendFlags): Promise<void> {
     adminLog: log,
   };
   let backend: { url: string; close(): Promise<void> };
+  /** Every URL it answers on (one per region). */
+  let urls: string[];
   /** What the home region's functions would be billed (the other regions' readers are not metered). */
   let meter: BillingMeter;
   if ((flags.regions ?? 1) > 1) {
     const cloud = await startRegions({ ...common, regions: flags.regions!, delay: { minMs: 0, maxMs: flags.replicationMs ?? 1000 } });
     backend = { url: cloud.home.url, close: () => cloud.close() };
+    urls = cloud.regions.map((r) => r.url);
     meter = cloud.home.meter;
     for (const r of cloud.regions) {
       log.info({ region: r.name, url: r.url }, 'region listening');
@@ -56,16 +60,20 @@ export async function backendCommand(flags: BackendFlags): Promise<void> {
   } else {
     const single = await startBackend(common);
     backend = single;
+    urls = [single.url];
     meter = single.meter;
   }
   const metrics = flags.metrics !== undefined ? serveMetrics({ registry: billingRegistry(meter) }, parseMetricsAddress(flags.metrics), log) : undefined;
+  // The file is up to date before the URL is printed: whoever waits for that line can sign.
+  // The user's own pair is theirs to pass on; a generated pair the file still names for these URLs would be refused.
+  const file = generated ? recordLocalBackend(urls, credentials) : (forgetLocalBackend(urls), undefined);
   log.info({ url: backend.url, storage: flags.data ?? 'memory' }, 'backend listening');
   process.stdout.write(`cloudtable backend on ${backend.url} (${flags.data ? `data in ${flags.data}` : 'in memory'})\n`);
-  if (generated) {
+  if (file !== undefined) {
     process.stdout.write(
-      `Requests must be SigV4-signed with these generated credentials:\n` +
-        `  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}\n` +
-        `(set CLOUDTABLE_LOCAL_ACCESS_KEY_ID / CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY to choose them)\n`,
+      `Requests must be SigV4-signed with the generated key pair ${credentials.accessKeyId}, written to ${file} (readable by you only):\n` +
+        `the cloudtable commands you run sign with it when AWS_ACCESS_KEY_ID is not set\n` +
+        `(set CLOUDTABLE_LOCAL_ACCESS_KEY_ID / CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY to choose the pair)\n`,
     );
   }
   await untilSignal();

@@ -12,13 +12,14 @@ import { createLogger } from '../log.js';
 import { createRuntime } from '../runtime.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
 import { untilSignal } from '../process/until-signal.js';
+import { recordLocalBackend } from '../http/local-backend-file.js';
 import { localCredentials } from './local-credentials.js';
 import { SAMPLE_TABLES } from './sample-tables.js';
 
 /** `npm start`: the whole local stack on embedded DynamoDB, with sample tables. */
 export async function demoCommand(flags: { port: number; sockmapPort: number; data?: string }): Promise<void> {
   const log = createLogger('warn', 'cloudtable-demo');
-  // Never the environment's AWS pair: the demo prints the pair it uses, so it makes one (or takes CLOUDTABLE_LOCAL_*, printed by name).
+  // Never the environment's AWS pair: the demo makes one (or takes CLOUDTABLE_LOCAL_*, named in what it prints).
   const { credentials, source } = localCredentials(process.env, { aws: false });
   const backend = await startBackend({
     credentials,
@@ -27,6 +28,8 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
     onError: (err) => log.error({ err: String(err) }, 'handler failed'),
   });
   for (const t of SAMPLE_TABLES) await replaceTable(backend.store, t.name, t.entries, t.service);
+  // A generated pair is left where the other commands of this user find it, never printed.
+  const file = source === 'generated' ? recordLocalBackend([backend.url], credentials) : undefined;
 
   // The socketmap server in front of it, as `cloudtable sockmap` runs it.
   const config = defaultConfig();
@@ -43,10 +46,10 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
   const [listener] = await sockmap.listen(config.sockmap.listen);
 
   const bin = relative(process.cwd(), fileURLToPath(new URL('dist/proxy/bin/cloudtable.js', packageRoot())));
+  // AWS_ACCESS_KEY_ID set in the user's shell would win over the file: the pasted command clears it.
   const env =
-    (source === 'generated'
-      ? `AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`
-      : 'AWS_ACCESS_KEY_ID="$CLOUDTABLE_LOCAL_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY"') + ` CLOUDTABLE_REPLICA_DIR=${config.replica.dir}`;
+    (file !== undefined ? 'AWS_ACCESS_KEY_ID=' : 'AWS_ACCESS_KEY_ID="$CLOUDTABLE_LOCAL_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$CLOUDTABLE_LOCAL_SECRET_ACCESS_KEY"') +
+    ` CLOUDTABLE_REPLICA_DIR=${config.replica.dir}`;
   const handshake = 'config|smtpd-version|7.8.0-portable\\nconfig|protocol|0.1\\nconfig|tablename|aliases\\nconfig|ready\\n';
   // Ctrl-C is handled from the moment the commands are printed: someone (or a test) may act on them at once.
   const stopped = untilSignal();
@@ -68,6 +71,9 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
       ``,
       `  ${postmapCommand(`socketmap:${listener!.name}:virtual`)}`,
       ``,
+      ...(file !== undefined
+        ? [`Requests are signed with the generated key pair ${credentials.accessKeyId}, in ${file} (readable by you only),`, `where cloudtable load, show, status and the proxies find it.`, ``]
+        : []),
       `Ctrl-C stops it.`,
       ``,
     ].join('\n'),

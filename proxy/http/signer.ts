@@ -2,11 +2,15 @@
 // credentials from the standard AWS provider chain. The local backend
 // verifies the same signature, so this path runs in every test. The signing
 // library and the provider chain load at the first signature, not before:
-// a table process that is never asked anything never loads them.
+// a table process that is never asked anything never loads them. A local
+// backend this user started is signed for with the pair it generated
+// (local-backend-file.ts), read at each signature: a backend started after
+// the proxy is signed for too.
 
 import { createHash } from 'node:crypto';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { localBackendKeyPair } from './local-backend-file.js';
 
 export interface SignInput {
   method: string;
@@ -25,11 +29,10 @@ export class RequestSigner {
     private readonly credentials?: AwsCredentialIdentityProvider,
   ) {}
 
-  private load(): Promise<SignatureV4> {
+  private load(url: URL): Promise<SignatureV4> {
     this.signer ??= (async () => {
       const [{ SignatureV4 }, { SIGV4_SERVICE, Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('../../common/sigv4.js')]);
-      const credentials = this.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
-      return new SignatureV4({ credentials, region: this.region, service: SIGV4_SERVICE, sha256: Sha256 });
+      return new SignatureV4({ credentials: this.credentials ?? localOrChain(url), region: this.region, service: SIGV4_SERVICE, sha256: Sha256 });
     })();
     // A failed load is tried again at the next signature.
     this.signer.catch(() => (this.signer = undefined));
@@ -38,7 +41,7 @@ export class RequestSigner {
 
   /** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, authorization (and a session token if any). */
   async sign(input: SignInput): Promise<Record<string, string>> {
-    const signer = await this.load();
+    const signer = await this.load(input.url);
     const headers: Record<string, string> = {
       ...input.headers,
       host: input.url.host,
@@ -55,4 +58,15 @@ export class RequestSigner {
     });
     return signed.headers as Record<string, string>;
   }
+}
+
+/** The local backend's generated pair when it applies to `url`, else the standard AWS provider chain (loaded at its first use). */
+function localOrChain(url: URL): AwsCredentialIdentityProvider {
+  let chain: AwsCredentialIdentityProvider | undefined;
+  return async () => {
+    const local = localBackendKeyPair(url);
+    if (local) return local;
+    chain ??= (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+    return chain();
+  };
 }

@@ -1,16 +1,27 @@
 // Runs the real `cloudtable` command line from source and collects its output.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The CLI from source, so tests never run a stale build. */
 export const CLI = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../../proxy/bin/cloudtable.ts', import.meta.url))] as const;
 
+/**
+ * The user configuration directory of the children ($XDG_CONFIG_HOME), one
+ * per test process: a backend's generated key pair is left there, never in
+ * the real ~/.config, and no child signs with a pair a real backend left.
+ */
+let configHome: string | undefined;
+
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+  configHome ??= mkdtempSync(join(tmpdir(), 'cloudtable-config-home-'));
   return spawn(CLI[0], [...CLI.slice(1), ...args], {
     cwd: ROOT,
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', XDG_CONFIG_HOME: configHome, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

@@ -62,7 +62,7 @@ export function buildCli(): Command {
   program
     .command('sockmap')
     .description('socketmap server for Postfix and Sendmail')
-    .option('--listen <address>', 'inet:HOST:PORT or unix:PATH, repeatable (default: the configuration\'s, else inet:127.0.0.1:8788)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--listen <address>', 'inet:HOST:PORT or unix:PATH, repeatable (default: the configuration\'s, else inet:127.0.0.1:8788)', collect)
     .addOption(new Option('--dialect <client>', 'the client on the --listen addresses').choices(['postfix', 'sendmail']))
     .addOption(new Option('--socket-mode <mode>', 'permissions of the --listen unix: sockets, octal (default 0660)').argParser(socketMode))
     .option('--socket-owner <user>', 'owner of the --listen unix: sockets, a user name or id (default: the process\'s)')
@@ -109,7 +109,7 @@ export function buildCli(): Command {
     .option('--allow-unhashed', 'with --service auth: load values that are no password hash the proxy can verify')
     .option('--allow-shrink', 'load even if the table would be emptied or lose more than --max-remove of its entries')
     .addOption(new Option('--max-remove <percent>', 'refuse a load that removes more than this share of the entries (default: refuse only an empty result)').argParser(percent))
-    .option('--confirm-with <keys>', 'look these keys up (comma-separated) through the reader before committing; roll back unless all are found', collect, [])
+    .option('--confirm-with <keys>', 'look these keys up (comma-separated, repeatable) through the reader before committing; roll back unless all are found', collect)
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL for --confirm-with (overrides upstream.url)')
     .addOption(configOption())
@@ -144,12 +144,12 @@ export function buildCli(): Command {
     .description('every table: generation, entries, transaction in progress, and what the reader answers; and what running proxies serve')
     .addOption(adminOption())
     .option('--upstream <url>', 'reader function URL (overrides upstream.url)')
-    .option('--proxy <url>', "a running proxy to report on, by its metrics endpoint; repeatable (default: the configuration's metrics.listen)", collect, [])
+    .option('--proxy <url>', "a running proxy to report on, by its metrics endpoint; repeatable (default: the configuration's metrics.listen)", collect)
     // The name it had first: scripts that use it keep working.
-    .addOption(new Option('--metrics <url>').argParser(collect).default([]).hideHelp())
+    .addOption(new Option('--metrics <url>').argParser(collect).hideHelp())
     .addOption(configOption())
-    .action(async (flags: StatusFlags & { metrics: string[] }) =>
-      (await import('./commands/status.js')).statusCommand({ ...flags, config: configFile(flags), proxy: [...(flags.proxy ?? []), ...flags.metrics] }),
+    .action(async (flags: StatusFlags & { metrics?: string[] }) =>
+      (await import('./commands/status.js')).statusCommand({ ...flags, config: configFile(flags), proxy: [...(flags.proxy ?? []), ...(flags.metrics ?? [])] }),
     );
 
   return program;
@@ -169,7 +169,8 @@ function configFile(flags: { config?: string }): string | undefined {
   return flags.config ?? (process.env.CLOUDTABLE_CONFIG || undefined);
 }
 
-function collect(value: string, previous: string[]): string[] {
+/** A repeatable option's values; no default, so that help shows none. */
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

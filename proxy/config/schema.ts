@@ -100,9 +100,10 @@ export const SCHEMA = section('', {
         section('', {
           address: key('address', listenAddress, { required: true, doc: 'where to listen' }),
           dialect: key('dialect', oneOf(DIALECTS), { default: 'postfix', doc: 'the client: `postfix` (replies up to 100,000 bytes) or `sendmail` (up to 1,000,000, `%` doubled)' }),
-          mode: key('mode', fileMode, { default: '0660', doc: 'permissions of a UNIX socket' }),
-          owner: optionalKey('owner', text, { defaultDoc: "the process's", doc: 'owner of a UNIX socket (name or id)' }),
-          group: optionalKey('group', text, { defaultDoc: "the process's", doc: 'group of a UNIX socket (name or id)' }),
+          // The --socket-* flags set these for every --listen unix: socket (commands/sockmap.ts).
+          mode: key('mode', fileMode, { default: '0660', doc: 'permissions of a UNIX socket', flag: '--socket-mode' }),
+          owner: optionalKey('owner', text, { defaultDoc: "the process's", doc: 'owner of a UNIX socket (name or id)', flag: '--socket-owner' }),
+          group: optionalKey('group', text, { defaultDoc: "the process's", doc: 'group of a UNIX socket (name or id)', flag: '--socket-group' }),
         }),
         { default: [{ address: DEFAULT_LISTEN }], defaultDoc: `one: \`${DEFAULT_LISTEN}\``, doc: 'the listeners', flag: '--listen' },
       ),

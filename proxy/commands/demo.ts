@@ -12,7 +12,7 @@ import { createLogger } from '../log.js';
 import { createRuntime } from '../runtime.js';
 import { SockmapServer, sockmapSettings } from '../sockmap/server.js';
 import { untilSignal } from '../process/until-signal.js';
-import { recordLocalBackend } from '../http/local-backend-file.js';
+import { forgetLocalBackend, recordLocalBackend } from '../http/local-backend-file.js';
 import { localCredentials } from './local-credentials.js';
 import { SAMPLE_TABLES } from './sample-tables.js';
 
@@ -28,8 +28,8 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
     onError: (err) => log.error({ err: String(err) }, 'handler failed'),
   });
   for (const t of SAMPLE_TABLES) await replaceTable(backend.store, t.name, t.entries, t.service);
-  // A generated pair is left where the other commands of this user find it, never printed.
-  const file = source === 'generated' ? recordLocalBackend([backend.url], credentials) : undefined;
+  // A generated pair is left where the other commands of this user find it, never printed; CLOUDTABLE_LOCAL_* are the user's own.
+  const file = source === 'generated' ? recordLocalBackend([backend.url], credentials) : (forgetLocalBackend([backend.url]), undefined);
 
   // The socketmap server in front of it, as `cloudtable sockmap` runs it.
   const config = defaultConfig();

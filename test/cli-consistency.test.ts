@@ -83,7 +83,7 @@ describe('command line consistency', () => {
     }
   });
 
-  it('--upstream and --admin are checked as the file keys are: one line, exit 78, on every command that has them', async () => {
+  it('--upstream and --admin are checked as the file keys are, and status --proxy likewise: one line, exit 78, on every command that has them', async () => {
     const runs = [
       ['sockmap', '--listen', 'inet:127.0.0.1:0', '--upstream', 'http://127.0.0.1:8787/v1'],
       ['load', 'aliases', bad, '--upstream', 'not a url'],
@@ -91,12 +91,14 @@ describe('command line consistency', () => {
       ['rollback', 'aliases', '--admin', 'ftp://127.0.0.1'],
       ['status', '--upstream', 'http://127.0.0.1:8787/?x=1'],
       ['status', '--admin', '127.0.0.1:8787'],
+      ['status', '--proxy', 'http://127.0.0.1:9464 /x'],
+      ['status', '--proxy', 'http://127.0.0.1:9464/somewhere'],
     ].map((args) => ({ args }));
     const results = await runAll(runs);
     for (const [i, { args }] of runs.entries()) {
       const r = results[i]!;
       assert.equal(r.code, 78, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /^cloudtable: --(upstream|admin)[: ][^\n]*\n$/, args.join(' '));
+      assert.match(r.stderr, /^cloudtable: --(upstream|admin|proxy)[: ][^\n]*\n$/, args.join(' '));
     }
   });
 

@@ -2,18 +2,37 @@
 // endpoint says (its upstream, circuit, cache, the generation it serves of
 // each table), set against the active generations the admin function reports.
 
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { fetchMetricsJson, proxyFigures, type ProxyFigures, type ReplicaFigures } from '../metrics/figures.js';
 import { LOOKUP_RESULTS } from '../resolver/observer.js';
 
 /** The metrics endpoints to ask: the --proxy flags, else the configuration's own endpoint. */
 export function proxyEndpoints(flags: string[] | undefined, config: Config): string[] {
-  if (flags?.length) return flags.map((u) => new URL(u.includes('://') ? u : `http://${u}`).origin);
+  if (flags?.length) return flags.map(endpointOrigin);
   const l = config.metrics.listen;
   if (!l) return [];
   // A wildcard listener is reached on loopback.
   const host = l.host === '0.0.0.0' ? '127.0.0.1' : l.host === '::' ? '[::1]' : l.host.includes(':') ? `[${l.host}]` : l.host;
   return [`http://${host}:${l.port}`];
+}
+
+/**
+ * A --proxy value: `[http://]HOST:PORT`, or the URL of the endpoint's
+ * `/metrics` or `/metrics.json`, as copied from a browser; anything else is
+ * refused (exit 78) rather than cut down to an address nobody wrote.
+ */
+function endpointOrigin(flag: string): string {
+  let u: URL;
+  try {
+    u = new URL(flag.includes('://') ? flag : `http://${flag}`);
+  } catch {
+    throw new ConfigError(`--proxy: ${flag} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`--proxy: ${flag} must be http or https`);
+  if (!['/', '/metrics', '/metrics.json'].includes(u.pathname) || u.search || u.hash) {
+    throw new ConfigError(`--proxy: ${flag} must be a proxy's metrics endpoint (http://HOST:PORT), without another path`);
+  }
+  return u.origin;
 }
 
 /** Lines describing each proxy; `ok` is false when one could not be read. */

@@ -24,6 +24,8 @@ export interface StatusFlags extends AdminFlags {
  */
 export async function statusCommand(flags: StatusFlags): Promise<void> {
   const config = adminCommandConfig(flags);
+  // Checked before anything is asked: a bad --proxy is a mistake on the command line.
+  const endpoints = proxyEndpoints(flags.proxy, config);
   const admin = adminClientFor(config.admin);
   const reader = new HttpUpstream(config.upstream, new RequestSigner(config.upstream.region));
   const active = new Map<string, number>();
@@ -40,7 +42,7 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
   } finally {
     await Promise.all([admin.close(), reader.close()]);
   }
-  const proxies = await proxyStatus(proxyEndpoints(flags.proxy, config), active, config.upstream.deadlineMs);
+  const proxies = await proxyStatus(endpoints, active, config.upstream.deadlineMs);
   if (proxies.lines.length > 0) process.stdout.write(`${proxies.lines.join('\n')}\n`);
   if (!proxies.ok) process.exitCode ||= 69; // EX_UNAVAILABLE
 }

@@ -1,6 +1,6 @@
 // Wires one proxy process: the function client, the resolver, the table
 // services, the health checks and the host's replicas that every front end
-// shares.
+// shares. The replica store opens once the front end is up (deferred.ts).
 
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AuthChecker } from './auth/auth-checker.js';
@@ -8,7 +8,9 @@ import type { Config } from './config.js';
 import { TableHealth } from './health/table-health.js';
 import type { Logger } from './log.js';
 import type { ProxyMetrics } from './metrics/proxy-metrics.js';
-import { Replicas, replicaSettings } from './replica/replicas.js';
+import { DeferredReplicas, waitingForReplicas } from './replica/deferred.js';
+import type { Replicas } from './replica/replicas.js';
+import { replicaSettings } from './replica/settings.js';
 import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
@@ -22,8 +24,10 @@ export interface Runtime {
   tables: TableService;
   /** End-to-end checks of a table (the socketmap health map). */
   health: TableHealth;
-  /** Tables answered from the host's replica store; undefined when replicas are off (replica.tables = "none"). */
-  replicas: Replicas | undefined;
+  /** Tables answered from the host's replica store, once it is open; undefined when replicas are off (replica.tables = "none"). */
+  replicas: DeferredReplicas | undefined;
+  /** The front end is up (smtpd's handshake answered, sockmap listening): what was left for later may start (the replica store). */
+  frontEndUp(): void;
   close(): Promise<void>;
 }
 
@@ -44,14 +48,15 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
   // Replica transfers (listings by generation, changes) go to the home endpoint's plain client.
   const reader = homeReader(config, upstream, credentials);
-  const replicas = openReplicas(config, reader, resolver, log, metrics);
+  const settings = replicaSettings(config);
+  const replicas = settings.any ? new DeferredReplicas(config, settings, () => openReplicas(config, reader, resolver, log, metrics)) : undefined;
   metrics?.watch(resolver, config.upstream.url, replicas);
   if (replicas) {
     resolver.answerLocally(replicas);
     sets.answerLocally(replicas);
   }
   const auth = new AuthChecker(resolver, log, { deadlineMs, ttlMs: config.cache.ttlMs, maxVerdicts: MAX_AUTH_VERDICTS });
-  const tables = new SmtpdTables({
+  const smtpdTables = new SmtpdTables({
     resolver,
     sets,
     log,
@@ -63,12 +68,14 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
       await replicas?.update(table);
     },
   });
+  const tables = replicas ? waitingForReplicas(smtpdTables, replicas) : smtpdTables;
   const health = new TableHealth(resolver, deadlineMs);
   return {
     resolver,
     tables,
     health,
     replicas,
+    frontEndUp: () => replicas?.frontEndUp(),
     close: async () => {
       await replicas?.close();
       await resolver.close();
@@ -78,10 +85,10 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
   };
 }
 
-/** The replica store, unless replicas are off; a store that cannot be opened is logged and the cache path serves every table. */
-function openReplicas(config: Config, upstream: HttpUpstream, resolver: Resolver, log: Logger, metrics: ProxyMetrics | undefined): Replicas | undefined {
-  if (!replicaSettings(config).any) return undefined;
+/** The replica store (lmdb loaded now); a store that cannot be opened is logged and the cache path serves every table. */
+async function openReplicas(config: Config, upstream: HttpUpstream, resolver: Resolver, log: Logger, metrics: ProxyMetrics | undefined): Promise<Replicas | undefined> {
   try {
+    const { Replicas } = await import('./replica/replicas.js');
     const check = (table: string) => resolver.observed(table, () => upstream.lookup(table, [], config.upstream.deadlineMs));
     return new Replicas(config, upstream, check, log, metrics, MAX_SET_ENTRIES);
   } catch (err) {

@@ -44,6 +44,7 @@ export async function demoCommand(flags: { port: number; sockmapPort: number; da
   const runtime = createRuntime(config, log, () => Promise.resolve(credentials));
   const sockmap = new SockmapServer(sockmapSettings(config.sockmap, config.upstream.deadlineMs, runtime.tables, log), log);
   const [listener] = await sockmap.listen(config.sockmap.listen);
+  runtime.frontEndUp();
 
   const bin = relative(process.cwd(), fileURLToPath(new URL('dist/proxy/bin/cloudtable.js', packageRoot())));
   // AWS_ACCESS_KEY_ID set in the user's shell would win over the file: the pasted command clears it.

@@ -43,6 +43,7 @@ export async function smtpdCommand(configPath: string | undefined, flags: SmtpdF
     tables: runtime.tables,
     log,
     settings: (name) => tableLineSettings(config.smtpd, name, flags.table),
+    onReady: () => runtime.frontEndUp(),
   });
   // stdin EOF: smtpd is gone. Whatever is in flight has nobody to answer to.
   log.info('stdin closed: exiting');

@@ -86,6 +86,7 @@ export async function sockmapCommand(flags: SockmapFlags): Promise<never> {
     process.stdout.write(`listening ${l.name} ${l.dialect}\n`);
   }
   logWarnings(log, sockmapWarnings(config, listeners));
+  runtime.frontEndUp();
 
   process.on('SIGHUP', () => {
     const next = reload(flags, config, runtime, log, monitoring.metrics);
@@ -133,6 +134,7 @@ function reload(flags: SockmapFlags, current: Config, runtime: Runtime, log: Log
   let nextRuntime = runtime;
   if (runtimeKey(next) !== runtimeKey(current)) {
     nextRuntime = createRuntime(next, log, undefined, metrics);
+    nextRuntime.frontEndUp();
     // Lookups still running on the old one settle by its deadline.
     setTimeout(() => void runtime.close(), current.upstream.deadlineMs + 1000).unref();
   }

@@ -19,24 +19,9 @@ import { CallError } from '../http/call-error.js';
 import type { Listing } from '../upstream/client.js';
 import { ReplicaStore, type Slot } from './store.js';
 import { fullSync, incrementalSync, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
+import { replicaSettings, replicationWanted } from './settings.js';
 
-/** Where replicas live when replica.dir is not set. */
-export const DEFAULT_REPLICA_DIR = '/var/lib/cloudtable';
-
-/**
- * replica.dir and replica.tables with their defaults: the environment
- * (CLOUDTABLE_REPLICA_DIR, CLOUDTABLE_REPLICA_TABLES: `auto`, `none` or
- * names separated by commas) when the file says nothing, so `npm start` and
- * test suites can keep their own.
- */
-export function replicaSettings(config: Config): { dir: string; tables: ReplicaTables; any: boolean } {
-  const env = process.env.CLOUDTABLE_REPLICA_TABLES;
-  const fromEnv: ReplicaTables | undefined = env === undefined || env === '' ? undefined : env === 'auto' || env === 'none' ? env : env.split(',').map((t) => t.trim());
-  const tables = config.replica.tables ?? fromEnv ?? 'auto';
-  const dir = config.replica.dir ?? (process.env.CLOUDTABLE_REPLICA_DIR || DEFAULT_REPLICA_DIR);
-  const any = tables !== 'none' || Object.values(config.tables).some((t) => t.replica === true);
-  return { dir, tables, any };
-}
+export { DEFAULT_REPLICA_DIR, replicaSettings } from './settings.js';
 
 /** How long a syncing process holds a table without renewing. */
 const LEASE_MS = 30_000;
@@ -152,6 +137,11 @@ export class Replicas {
     return set;
   }
 
+  /** A table asked before this process opened the store (deferred.ts): checked, and transferred, as at a first lookup. */
+  asked(table: string): void {
+    this.state(table);
+  }
+
   /** smtpd `update`: the replica verified again, and the generation checked (and transferred) now. */
   async update(table: string): Promise<void> {
     const st = this.states.get(table);
@@ -208,9 +198,7 @@ export class Replicas {
   private state(table: string): TableState {
     let st = this.states.get(table);
     if (st) return st;
-    const override = this.config.tables[table]?.replica;
-    const mode = this.tables;
-    const wanted = override ?? (mode === 'auto' || (Array.isArray(mode) && mode.includes(table)));
+    const wanted = replicationWanted(this.config, this.tables, table);
     st = { table, wanted, verified: false, confirmedAt: this.store.confirmedAt(table) ?? 0, checking: false, sets: new Map(), nearExpiryLogged: false, expiredLogged: false };
     this.states.set(table, st);
     // A table first seen in a lookup is checked (and transferred) at once.

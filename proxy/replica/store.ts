@@ -21,8 +21,8 @@
 // from one snapshot.
 
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { storePath } from './settings.js';
 
 export type Slot = 0 | 1;
 
@@ -54,7 +54,6 @@ export interface TableDbs {
   patterns: [Database<string, string>, Database<string, string>];
 }
 
-const DB_FILE = 'replicas.mdb';
 /** Address space reserved for the map; the file grows only as pages are used. */
 const MAP_BYTES = 2 ** 34;
 
@@ -68,7 +67,7 @@ export class ReplicaStore {
     // Group-shared, never world-readable: smtpd's user and the socketmap user
     // share a group, and credentials tables live here too.
     mkdirSync(dir, { recursive: true, mode: 0o2770 });
-    const path = join(dir, DB_FILE);
+    const path = storePath(dir);
     const umask = process.umask(0o007);
     try {
       this.env = open({ path, maxDbs: 1024, noSubdir: true, mapSize: MAP_BYTES });
@@ -212,7 +211,7 @@ export class ReplicaStore {
   /** Bytes of the store file on disk (every table). */
   bytesOnDisk(): number {
     try {
-      return statSync(join(this.dir, DB_FILE)).blocks * 512;
+      return statSync(storePath(this.dir)).blocks * 512;
     } catch {
       return 0;
     }

@@ -30,6 +30,8 @@ export interface SmtpdTableOptions {
    * none); `table` undefined: smtpd's name.
    */
   settings: (smtpdTable: string | undefined) => { services: readonly Service[]; table?: string };
+  /** Called once the handshake's reply is written: smtpd waits for it before its banner, so what can wait starts then. */
+  onReady?: () => void;
 }
 
 /** Runs until stdin ends; resolves then (smtpd never signals a table: EOF is the only stop). */
@@ -122,6 +124,8 @@ class SmtpdTable {
       if (!this.cloudTable) this.o.log.warn('smtpd sent no table name and the configuration names none: every request will be answered error');
       this.o.log.info({ smtpdTable: this.smtpdTable, table: this.cloudTable, services }, 'handshake done');
       this.send(services.map((s) => `register|${s}\n`).join('') + 'register|ready\n');
+      // After the flush that send() scheduled for this turn.
+      if (this.o.onReady) setImmediate(this.o.onReady);
       return;
     }
     if (c.key === 'tablename') this.smtpdTable = c.value;

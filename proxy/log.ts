@@ -3,31 +3,141 @@
 // logged (an smtpd `auth` key is `user:password`), values are not logged,
 // and AWS credentials never reach a log call; the redaction below is a net.
 
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger as Pino } from 'pino';
 import type { LogLevel } from './config.js';
 
-export type { Logger };
+/** A log call: fields then a message, or a message alone. */
+export interface LogFn {
+  (fields: object, msg?: string): void;
+  (msg: string): void;
+}
+
+/** What the proxy logs through (pino's Logger is one). */
+export interface Logger {
+  level: string;
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+  /** Writes what is buffered (before an exit). */
+  flush(): void;
+}
 
 /** Log lines waiting for a slow stderr are dropped beyond this, rather than held in memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-export function createLogger(level: LogLevel = 'info', name = 'cloudtable'): Logger {
-  return pino(
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+type Method = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** The time of a line logged before pino was loaded, while it is written. */
+let replayingTime: number | undefined;
+
+function createPino(level: string, name: string): { log: Pino; flushSync: () => void } {
+  // Loaded here, at the first line that passes the level: pino with its
+  // transport machinery costs a table process about 25 ms of start and
+  // 2 MiB; an idle one logs one line, after its handshake.
+  const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+  const destination = pino.destination({ fd: 2, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  const log = pino(
     {
       name,
       level,
       base: { pid: process.pid },
+      timestamp: () => `,"time":${replayingTime ?? Date.now()}`,
       redact: {
         paths: ['password', '*.password', 'secret', '*.secret', 'key', '*.key', 'value', '*.value', 'authorization', '*.authorization', 'headers', '*.headers'],
         censor: '[redacted]',
       },
     },
-    pino.destination({ fd: 2, sync: false, maxLength: MAX_BUFFERED_BYTES }),
+    destination,
   );
+  return { log, flushSync: () => destination.flushSync() };
 }
 
-/** For tests and library use. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+/**
+ * pino, loaded at the first line that passes the level and not before: a
+ * line logged earlier waits in order, with its time, for the next turn of
+ * the event loop (after smtpd's handshake reply has gone), or for flush()
+ * or the process's exit, whichever comes first.
+ */
+class DeferredLogger implements Logger {
+  private pino: { log: Pino; flushSync: () => void } | undefined;
+  private readonly waiting: Array<{ method: Method; args: [object | string, string?]; time: number }> = [];
+  private scheduled = false;
+  private threshold: number;
+
+  constructor(
+    private currentLevel: string,
+    private readonly name: string,
+  ) {
+    this.threshold = LEVEL_VALUES[currentLevel] ?? LEVEL_VALUES.info!;
+  }
+
+  get level(): string {
+    return this.currentLevel;
+  }
+
+  set level(level: string) {
+    this.currentLevel = level;
+    this.threshold = LEVEL_VALUES[level] ?? LEVEL_VALUES.info!;
+    if (this.pino) this.pino.log.level = level;
+  }
+
+  readonly fatal: LogFn = (a: object | string, msg?: string) => this.write('fatal', a, msg);
+  readonly error: LogFn = (a: object | string, msg?: string) => this.write('error', a, msg);
+  readonly warn: LogFn = (a: object | string, msg?: string) => this.write('warn', a, msg);
+  readonly info: LogFn = (a: object | string, msg?: string) => this.write('info', a, msg);
+  readonly debug: LogFn = (a: object | string, msg?: string) => this.write('debug', a, msg);
+  readonly trace: LogFn = (a: object | string, msg?: string) => this.write('trace', a, msg);
+
+  flush(): void {
+    this.load();
+    this.pino?.log.flush();
+  }
+
+  private write(method: Method, a: object | string, msg: string | undefined): void {
+    if (LEVEL_VALUES[method]! < this.threshold) return;
+    if (this.pino) {
+      if (msg === undefined) this.pino.log[method](a);
+      else this.pino.log[method](a, msg);
+      return;
+    }
+    this.waiting.push({ method, args: msg === undefined ? [a] : [a, msg], time: Date.now() });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setTimeout(() => this.load(), 0);
+      process.once('exit', () => {
+        this.load();
+        this.pino?.flushSync();
+      });
+    }
+  }
+
+  /** Loads pino when lines wait, and writes them. */
+  private load(): void {
+    if (this.pino || this.waiting.length === 0) return;
+    this.pino = createPino(this.currentLevel, this.name);
+    for (const { method, args, time } of this.waiting.splice(0)) {
+      replayingTime = time;
+      try {
+        if (args.length === 1) this.pino.log[method](args[0]);
+        else this.pino.log[method](args[0], args[1]);
+      } finally {
+        replayingTime = undefined;
+      }
+    }
+  }
+}
+
+export function createLogger(level: LogLevel = 'info', name = 'cloudtable'): Logger {
+  return new DeferredLogger(level, name);
+}
+
+/** For tests and library use: logs nothing, and never loads pino. */
+export const silentLogger: Logger = new DeferredLogger('silent', 'cloudtable');
 
 /**
  * At most `max` lines of one kind per `windowMs`; what was held back is

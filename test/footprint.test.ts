@@ -1,21 +1,28 @@
 // A table process stays lean (smtpd starts one per `table` line and sends
 // no banner until each has finished its handshake): `cloudtable smtpd`, run
-// as smtpd runs it, loads none of the code it does not use while idle, and
-// its handshake time and resident memory stay within generous budgets (the
-// figures on an idle machine, from the compiled dist/, are in BENCHMARKS.md:
-// `npm run bench -- footprint`).
+// as smtpd runs it (`table-cloudtable CONFIG`, replicas on by default, no
+// replica store on the host yet), loads none of the code it does not use
+// while idle, and its handshake time and resident memory stay within
+// generous budgets. The module list is the tight guard; the budgets are for
+// tsx on a loaded machine (the figures of the compiled dist/, and their
+// ratios to a bare Node process, are in BENCHMARKS.md: `npm run bench --
+// footprint`).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { measureSmtpd, modulesOfSmtpd } from '../bench/lib/footprint.js';
-import { CLI } from './helpers/cli.js';
+import { fileURLToPath } from 'node:url';
 import { writeConfig } from './helpers/smtpd-peer.js';
 
 /** Under tsx and a loaded test machine: far above the dist/ figures, far below what a lazy-loading regression costs. */
 const BUDGET = { handshakeMs: 5000, rssMiB: 100 };
+
+/** What smtpd runs for a `table` line (`proc:` or `cloudtable:`), from source. */
+const TABLE_BIN = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../proxy/bin/table-cloudtable.ts', import.meta.url))];
 
 const NOT_WHILE_IDLE = [
   /\/lambda\//,
@@ -25,13 +32,15 @@ const NOT_WHILE_IDLE = [
   /\/node_modules\/(dynalite|@aws-sdk|@smithy\/signature-v4|undici|prom-client|cli-progress|bcryptjs|unixcrypt|aws-cdk-lib)\//,
   // No replica store on the host and no lookup yet: nothing to answer from a replica, nor to transfer.
   /\/node_modules\/(lmdb|msgpackr)\//,
+  // smtpd runs table-cloudtable with a configuration path: no command-line parser.
+  /\/node_modules\/commander\//,
   /\/proxy\/replica\/(replicas|store|sync)\./,
 ];
 
 describe('footprint of cloudtable smtpd', () => {
   // Replicas as by default (auto), in a directory of its own where no process has made a store yet.
   const replicaDir = mkdtempSync(join(tmpdir(), 'cloudtable-footprint-replicas-'));
-  const argv = [...CLI, 'smtpd', writeConfig(`[upstream]\nurl = "http://127.0.0.1:9"\n[replica]\ndir = "${replicaDir}"\ntables = "auto"\n`)];
+  const argv = [...TABLE_BIN, writeConfig(`[upstream]\nurl = "http://127.0.0.1:9"\n[replica]\ndir = "${replicaDir}"\ntables = "auto"\n`)];
   after(() => rmSync(replicaDir, { recursive: true, force: true }));
 
   it('loads only what an idle table process uses', async () => {
@@ -39,6 +48,12 @@ describe('footprint of cloudtable smtpd', () => {
     const unneeded = modules.filter((m) => NOT_WHILE_IDLE.some((r) => r.test(m)));
     assert.deepEqual(unneeded, []);
     assert.ok(modules.some((m) => m.includes('/proxy/smtpd/server.')), 'the count sees the smtpd server itself');
+  });
+
+  it('without the command-line parser, fails as cloudtable smtpd does: an unreadable configuration is exit 78, with its cause', () => {
+    const r = spawnSync(TABLE_BIN[0]!, [...TABLE_BIN.slice(1), join(replicaDir, 'missing.toml')], { encoding: 'utf8', input: '', timeout: 60_000 });
+    assert.equal(r.status, 78);
+    assert.match(r.stderr, /^cloudtable: cannot read configuration .*missing\.toml: ENOENT/);
   });
 
   it('finishes its handshake and idles within budget', async () => {

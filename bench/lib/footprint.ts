@@ -1,16 +1,20 @@
 // The footprint of a `cloudtable smtpd` table process as smtpd starts it:
 // the time from spawn to the end of its handshake (smtpd sends no banner
-// until every table has finished it), its resident memory once idle, and
+// until every table has finished it), the CPU time it used until then
+// (which other work on the machine disturbs less than the wall time), its
+// resident memory once idle, and
 // (in a separate run, as the counting hook costs memory) the modules it
 // loaded. Used by `npm run bench -- footprint` and test/footprint.test.ts.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface Footprint {
   handshakeMs: number;
+  /** CPU time of every thread of the process from its start to the end of the handshake. */
+  cpuMs: number;
   rssBytes: number;
 }
 
@@ -26,6 +30,19 @@ function rssOf(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+/** CPU time the threads of `pid` have run so far (Linux schedstat, in ns); threads that ended meanwhile are not counted. */
+function cpuMsOf(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns / 1e6;
+}
+
 /**
  * Starts `argv` (node and its arguments up to `smtpd`), sends the handshake
  * at once, and measures; `whileIdle` runs on the idle process before it is
@@ -38,19 +55,19 @@ export async function measureSmtpd(argv: readonly string[], env: NodeJS.ProcessE
   child.stdin.write(HANDSHAKE);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    const handshakeMs = await new Promise<number>((resolve, reject) => {
+    const [handshakeMs, cpuMs] = await new Promise<[number, number]>((resolve, reject) => {
       let out = '';
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (s: string) => {
         out += s;
-        if (out.includes('register|ready\n')) resolve(performance.now() - started);
+        if (out.includes('register|ready\n')) resolve([performance.now() - started, cpuMsOf(child.pid!)]);
       });
       child.once('exit', (code) => reject(new Error(`exited (${code}) before the handshake ended: ${out}`)));
     });
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const rssBytes = rssOf(child.pid!);
     await whileIdle?.(child.pid!);
-    return { handshakeMs, rssBytes };
+    return { handshakeMs, cpuMs, rssBytes };
   } finally {
     child.stdin.end();
     setTimeout(() => child.kill('SIGKILL'), 5000).unref();

@@ -4,10 +4,11 @@
 // but smtpd sends it again in the handshake.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const args = process.argv.slice(2);
-if (args.length <= 1 && !args.some((a) => a.startsWith('-'))) {
-  // As smtpd runs it (a configuration path at most, no flags): straight to
-  // the command, without the command-line parser (10 ms and 2 MiB a table
-  // process), which the failure report alone loads.
+if (args.length === 1 && !args[0]!.startsWith('-')) {
+  // As smtpd.conf runs it (one configuration path, which wins over any
+  // other source): straight to the command, without the command-line
+  // parser (10 ms and 2 MiB a table process), which the failure report
+  // alone loads. Anything else goes through the command line.
   try {
     const { smtpdCommand } = await import('../commands/smtpd.js');
     await smtpdCommand(args[0], {});

@@ -7,7 +7,9 @@
 // serving one table from a replica against the same processes holding it in
 // their answer caches, total PSS (/proc/PID/smaps_rollup).
 // Sizes: REPLICA_BENCH_SIZES (default 100000,1000000) and
-// REPLICA_BENCH_MEMORY (default 100000) entries.
+// REPLICA_BENCH_MEMORY (default 1000000) entries; REPLICA_BENCH_PARTS
+// (default hit,transfers,memory) runs some of the three. The subject
+// processes get REPLICA_BENCH_NODE_OPTIONS (e.g. --cpu-prof) to profile them.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -35,6 +37,8 @@ const MiB = 2 ** 20;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (xs: number[]): string => `${percentile(xs, 50).toFixed(3)} / ${percentile(xs, 99).toFixed(3)}`;
+/** The environment of the processes measured: what the tests use, plus REPLICA_BENCH_NODE_OPTIONS. */
+const SUBJECT_ENV: NodeJS.ProcessEnv = { ...TEST_ENV, ...(process.env.REPLICA_BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.REPLICA_BENCH_NODE_OPTIONS }) };
 const sizes = (name: string, dflt: string): number[] => (process.env[name] ?? dflt).split(',').filter(Boolean).map(Number);
 
 /** A configuration whose tables are answered from a replica in `dir`. */
@@ -68,7 +72,7 @@ async function hitPath(backend: Backend, keys: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cloudtable-bench-replica-'));
   const store = new ReplicaStore(dir);
   const config = replicaConfig(backend.url, dir);
-  const subject = new StdioDriver(CLI[0], [...CLI.slice(1), 'smtpd', config], TEST_ENV);
+  const subject = new StdioDriver(CLI[0], [...CLI.slice(1), 'smtpd', config], SUBJECT_ENV);
   const reference = new StdioDriver(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./reference/smtpd-map-responder.ts', import.meta.url)), String(KEYS)]);
   for (const d of [subject, reference]) await d.handshake('bench');
   await subject.warm('bench', keys.slice(0, 1));
@@ -94,7 +98,7 @@ async function hitPath(backend: Backend, keys: string[]): Promise<void> {
   reference.close();
 
   const servers: RunningSockmap[] = [
-    await startSockmap(['--listen', 'inet:127.0.0.1:0', '--config', config]),
+    await startSockmap(['--listen', 'inet:127.0.0.1:0', '--config', config], { env: SUBJECT_ENV }),
     await attach(spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./reference/sockmap-map-server.ts', import.meta.url)), String(KEYS)], { stdio: ['pipe', 'pipe', 'pipe'] }), 1),
   ];
   const [sub, ref] = servers.map((x) => x.listeners[0]!) as [string, string];
@@ -118,6 +122,7 @@ async function hitPath(backend: Backend, keys: string[]): Promise<void> {
   }
   await Promise.all(servers.map((x) => x.stop()));
   await store.close();
+  process.stdout.write('\n');
   printTable(['replica hits (1,000 keys)', 'cloudtable lookups/s', 'plain-Map reference lookups/s', 'ratio (target ≥ 0.8×)', 'cloudtable p50/p99 ms', 'reference p50/p99 ms'], rows);
 }
 
@@ -142,6 +147,7 @@ async function transfers(backend: Backend): Promise<void> {
     await store.close();
     await reader.close();
   }
+  process.stdout.write('\n');
   printTable(['transfer from the local backend', 'entries', 'seconds', 'MiB received', 'MiB of pages'], rows);
 }
 
@@ -187,16 +193,17 @@ async function memory(backend: Backend): Promise<void> {
     rows.push([`${n.toLocaleString('en-US')} entries, replicated (one LMDB store)`, (totals[0]! / MiB).toFixed(0), ratio(totals[0]!, totals[1]!)]);
     rows.push([`${n.toLocaleString('en-US')} entries, cache path (each process its own cache)`, (totals[1]! / MiB).toFixed(0), '1.00×']);
   }
+  process.stdout.write('\n');
   printTable(['9 cloudtable smtpd + 1 cloudtable sockmap, every key looked up', 'total PSS MiB', 'ratio (target < 0.5×)'], rows);
 }
 
 export async function run(): Promise<void> {
+  const parts = (process.env.REPLICA_BENCH_PARTS ?? 'hit,transfers,memory').split(',');
   const entries: Array<[string, string]> = Array.from({ length: KEYS }, (_, i) => [`key${i}`, `value${i}`]);
   const backend = await startTestBackend({ bench: entries }, { collectEveryMs: 0 });
-  await hitPath(backend, entries.map(([k]) => k));
+  if (parts.includes('hit')) await hitPath(backend, entries.map(([k]) => k));
+  if (parts.includes('transfers')) await transfers(backend);
+  if (parts.includes('memory')) await memory(backend);
   process.stdout.write('\n');
-  await transfers(backend);
-  process.stdout.write('\n');
-  await memory(backend);
   await backend.close();
 }

@@ -17,7 +17,8 @@ import { compareBytes, foldKey } from '../../common/smtpd/index.js';
 import { EntrySet, type Entry } from '../tables/entry-sets.js';
 import { CallError } from '../http/call-error.js';
 import type { Listing } from '../upstream/client.js';
-import { ReplicaStore, type Slot } from './store.js';
+import { ReadView, type Served } from './read-view.js';
+import { ReplicaStore, type ReadAt } from './store.js';
 import { fullSync, incrementalSync, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
 import { replicaSettings, replicationWanted } from './settings.js';
 
@@ -25,7 +26,6 @@ export { DEFAULT_REPLICA_DIR, replicaSettings } from './settings.js';
 
 /** How long a syncing process holds a table without renewing. */
 const LEASE_MS = 30_000;
-const EXPIRED = Symbol('expired');
 /** Share of expire_s after which an unconfirmed replica is logged as nearing expiry. */
 const NEAR_EXPIRY = 0.75;
 
@@ -63,6 +63,7 @@ export interface ReplicaStatus {
 
 export class Replicas {
   readonly store: ReplicaStore;
+  private readonly view: ReadView;
   private readonly states = new Map<string, TableState>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -80,6 +81,7 @@ export class Replicas {
     const settings = replicaSettings(config);
     this.tables = settings.tables;
     this.store = new ReplicaStore(settings.dir);
+    this.view = new ReadView(this.store);
     const listed = Array.isArray(settings.tables) ? settings.tables : [];
     const overrides = Object.entries(config.tables).filter(([, t]) => t.replica === true).map(([n]) => n);
     for (const table of new Set([...this.store.replicatedTables(), ...listed, ...overrides])) this.state(table);
@@ -94,13 +96,13 @@ export class Replicas {
    * verified, expired). `key` is folded, as for the function.
    */
   answer(table: string, service: Service, key: string): Answer | undefined {
-    const p = this.serving(table);
-    if (p === undefined) return undefined;
-    if (p === EXPIRED) {
+    const s = this.served(table);
+    if (s.kind !== 'replica') {
+      if (s.kind === 'none') return undefined;
       this.observer?.answered(table, service, 'error');
       return { kind: 'error', reason: 'the replica of this table expired: the function has not confirmed it within replica.expire_s', timeout: false };
     }
-    const value = this.store.get(table, p.slot, key);
+    const value = s.entries.get(key, s.at);
     if (value === undefined) {
       this.observer?.answered(table, service, 'negative');
       return { kind: 'not-found', source: 'replica' };
@@ -111,16 +113,17 @@ export class Replicas {
 
   /** The pattern set or the whole listing of the served generation, built once per generation from the store. */
   set(table: string, what: Listing): EntrySet | undefined {
-    const p = this.serving(table);
+    const p = this.served(table);
     // An expired replica has no set: matching then asks for its exact keys, which answer error.
-    if (p === undefined || p === EXPIRED) return undefined;
+    if (p.kind !== 'replica') return undefined;
     const st = this.states.get(table)!;
     const id = `${p.slot} ${p.generation}`;
     const held = st.sets.get(what);
     if (held?.id === id) return held.set;
     const byKey = new Map<string, string>();
     let set: EntrySet | undefined;
-    const source = what === 'patterns' ? this.store.patterns(table, p.slot) : this.store.entries(table, p.slot);
+    // From the snapshot the exact keys are read from: a lookup that uses both never mixes generations.
+    const source = what === 'patterns' ? this.store.patterns(table, p.slot, p.at) : this.store.entries(table, p.slot, p.at);
     for (const [k, v] of source) {
       byKey.set(foldKey(k), v);
       if (byKey.size > this.maxSetEntries) break;
@@ -131,6 +134,7 @@ export class Replicas {
     } else {
       // Matching would need a set from the function, of its own generation: the whole table goes through the cache then, so no answer mixes two.
       st.wanted = false;
+      this.view.served.delete(table);
       this.log.warn({ table, what, max: this.maxSetEntries }, `table has too many ${what} to match locally: served through the cache`);
     }
     st.sets.set(what, { id, set });
@@ -147,6 +151,7 @@ export class Replicas {
     const st = this.states.get(table);
     if (!st) return;
     st.verified = false;
+    this.view.release();
     this.verify(st);
     await this.refresh(st);
   }
@@ -155,8 +160,7 @@ export class Replicas {
     const now = Date.now();
     return [...this.states.values()].map((st) => {
       const rec = st.wanted ? this.store.record(st.table) : undefined;
-      const p = this.serving(st.table);
-      const serving = p !== undefined && p !== EXPIRED;
+      const serving = this.serve(st.table, now).kind === 'replica';
       if (!rec) return { table: st.table, mode: 'cache', verified: false, syncing: st.checking };
       return {
         table: st.table,
@@ -177,22 +181,45 @@ export class Replicas {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.view.release();
     await this.store.close();
   }
 
-  /** The pointer to answer from, when this table is served from its replica now; EXPIRED when it would be but is too old. */
-  private serving(table: string): { slot: Slot; generation: number } | typeof EXPIRED | undefined {
+  /** What `table` serves now: from the view while its snapshot serves, else looked up. */
+  private served(table: string): Served {
+    const now = Date.now();
+    const s = this.view.served.get(table);
+    return s === undefined || now >= s.until ? this.serve(table, now) : s;
+  }
+
+  /**
+   * What `table` serves in the view's snapshot, looked up once per snapshot
+   * (the slow path of `answer`): its replica, expired, or nothing here (not
+   * replicated, not yet transferred or verified).
+   */
+  private serve(table: string, now: number): Served {
+    // Opened before the snapshot is taken, so that it can read them.
+    this.store.dbs(table);
+    const { at, until } = this.view.current(now);
+    const s = this.pointer(table, now, at, until);
+    this.view.served.set(table, s);
+    return s;
+  }
+
+  private pointer(table: string, now: number, at: ReadAt, until: number): Served {
     const st = this.states.get(table) ?? this.state(table);
-    if (!st.wanted) return undefined;
-    const p = this.store.pointer(table);
-    if (p === undefined) return undefined;
-    if (!st.verified && !this.verify(st)) return undefined;
-    if (Date.now() - st.confirmedAt > this.config.replica.expireMs) {
+    if (!st.wanted) return { kind: 'none', until };
+    const p = this.store.pointer(table, at);
+    if (p === undefined) return { kind: 'none', until };
+    if (!st.verified && !this.verify(st)) return { kind: 'none', until };
+    const expire = this.config.replica.expireMs;
+    if (now - st.confirmedAt > expire) {
       // Another process may have confirmed it (or transferred it) since this one last looked.
       st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(table) ?? 0);
-      if (Date.now() - st.confirmedAt > this.config.replica.expireMs) return EXPIRED;
+      if (now - st.confirmedAt > expire) return { kind: 'expired', until };
     }
-    return p;
+    const entries = this.store.dbs(table).entries[p.slot];
+    return { kind: 'replica', slot: p.slot, generation: p.generation, entries, at, until: Math.min(until, st.confirmedAt + expire + 1) };
   }
 
   private state(table: string): TableState {
@@ -223,6 +250,7 @@ export class Replicas {
     }
     this.log.error({ table: st.table, generation: rec.generation, reason: v.reason }, 'replica failed verification: not served, transferring it again');
     if (this.store.record(st.table)?.digest === rec.digest) this.store.drop(st.table);
+    this.view.release();
     st.sets.clear();
     if (!this.closed) queueMicrotask(() => void this.refresh(st));
     return false;
@@ -230,6 +258,7 @@ export class Replicas {
 
   private tick(): void {
     const now = Date.now();
+    this.view.releaseIfIdle(now);
     const half = this.config.cache.maxStalenessMs / 2;
     for (const st of this.states.values()) {
       if (!st.wanted) continue;
@@ -302,6 +331,8 @@ export class Replicas {
         }
       }
       result ??= await fullSync(this.store, this.source, table, o);
+      // This process answers from the new generation from its next lookup on.
+      this.view.release();
       st.verified = true;
       st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(table) ?? 0);
       this.observer?.replicas.synced(table, result.kind, result.entries, result.bytes);

@@ -16,12 +16,14 @@
 // incremental transfer changes the slot in use in one write transaction.
 // Either way every reader, in every process, reads the old generation or
 // the new one whole: LMDB readers see the snapshot their read transaction
-// began with, and lmdb-js keeps one read transaction for a whole event-loop
-// turn, so the several reads of one lookup (pointer, keys, pattern set) come
-// from one snapshot.
+// began with. The hit path reads through a snapshot it holds across
+// event-loop turns (`snapshot()`, passed to each read), so the pointer it
+// read once and every entry it reads afterwards come from that one
+// snapshot; other reads use lmdb-js's own read transaction, which lasts one
+// event-loop turn.
 
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { storePath } from './settings.js';
 
 export type Slot = 0 | 1;
@@ -49,6 +51,11 @@ export interface ActivePointer {
   epoch: number | undefined;
 }
 
+/** Reads from a snapshot held by the caller (see `snapshot()`). */
+export interface ReadAt {
+  transaction: Transaction;
+}
+
 export interface TableDbs {
   entries: [Database<string, string>, Database<string, string>];
   patterns: [Database<string, string>, Database<string, string>];
@@ -62,6 +69,8 @@ export class ReplicaStore {
   private readonly active: Database<string, string>;
   private readonly meta: Database<unknown, string>;
   private readonly tables = new Map<string, TableDbs>();
+  /** Tables whose databases this process opened: a read snapshot begun before an opening cannot read that table. */
+  opened = 0;
 
   constructor(readonly dir: string) {
     // Group-shared, never world-readable: smtpd's user and the socketmap user
@@ -79,9 +88,17 @@ export class ReplicaStore {
     this.meta = this.env.openDB<unknown, string>({ name: 'meta' });
   }
 
-  /** The pointer readers follow, from this event-loop turn's snapshot. */
-  pointer(table: string): ActivePointer | undefined {
-    const s = this.active.get(table);
+  /**
+   * A read snapshot of the newest committed state, held until its `done()`
+   * (which must be called: a held snapshot keeps pages from being reused).
+   */
+  snapshot(): Transaction {
+    return this.env.useReadTransaction();
+  }
+
+  /** The pointer readers follow, from `at` or this event-loop turn's snapshot. */
+  pointer(table: string, at?: ReadAt): ActivePointer | undefined {
+    const s = this.active.get(table, at);
     if (s === undefined) return undefined;
     const [slot, generation, epoch] = s.split(' ');
     return { slot: slot === '1' ? 1 : 0, generation: Number(generation), epoch: epoch === '-' ? undefined : Number(epoch) };
@@ -111,6 +128,7 @@ export class ReplicaStore {
       const db = (kind: string, slot: Slot): Database<string, string> => this.env.openDB<string, string>({ name: `${kind}:${table}:${slot}`, encoding: 'string' });
       d = { entries: [db('e', 0), db('e', 1)], patterns: [db('p', 0), db('p', 1)] };
       this.tables.set(table, d);
+      this.opened++;
     }
     return d;
   }
@@ -199,13 +217,13 @@ export class ReplicaStore {
   }
 
   /** Every entry of a slot, in key order. */
-  *entries(table: string, slot: Slot): Iterable<[string, string]> {
-    for (const { key, value } of this.dbs(table).entries[slot].getRange({})) yield [key, value];
+  *entries(table: string, slot: Slot, at?: ReadAt): Iterable<[string, string]> {
+    for (const { key, value } of this.dbs(table).entries[slot].getRange({ ...at })) yield [key, value];
   }
 
   /** The pattern entries of a slot, in key order. */
-  *patterns(table: string, slot: Slot): Iterable<[string, string]> {
-    for (const { key, value } of this.dbs(table).patterns[slot].getRange({})) yield [key, value];
+  *patterns(table: string, slot: Slot, at?: ReadAt): Iterable<[string, string]> {
+    for (const { key, value } of this.dbs(table).patterns[slot].getRange({ ...at })) yield [key, value];
   }
 
   /** Bytes of the store file on disk (every table). */

@@ -22,7 +22,7 @@ import { ReplicaStore } from '../proxy/replica/store.js';
 import { fullSync, incrementalSync } from '../proxy/replica/sync.js';
 import { TEST_ENV, startTestBackend, testReader } from '../test/helpers/backend.js';
 import { CLI } from '../test/helpers/cli.js';
-import { SmtpdPeer, writeConfig } from '../test/helpers/smtpd-peer.js';
+import { writeConfig } from '../test/helpers/smtpd-peer.js';
 import { attach, startSockmap, type RunningSockmap } from '../test/helpers/sockmap.js';
 import { SocketmapLoad } from './lib/netstring-driver.js';
 import { percentile, printTable, ratio } from './lib/report.js';
@@ -156,37 +156,43 @@ function pss(pid: number): number {
   return Number(m?.[1] ?? NaN) * 1024;
 }
 
+/** Lookups outstanding per process while every key is asked once (bounded: a window, then the next). */
+const WARM_WINDOW = 2000;
+
 async function memory(backend: Backend): Promise<void> {
   const rows: Array<Array<string | number>> = [];
-  for (const n of sizes('REPLICA_BENCH_MEMORY', '100000')) {
+  for (const n of sizes('REPLICA_BENCH_MEMORY', '1000000')) {
     const table = `mem${n}`;
     const entries: Array<[string, string]> = Array.from({ length: n }, (_, i) => [`user${i}@example.org`, `mailbox${i}, archive@example.org`]);
+    let t0 = performance.now();
     await load(backend, table, entries);
+    process.stdout.write(`memory, ${n} entries: loaded into the backend in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     const keys = entries.map(([k]) => k);
     const totals: number[] = [];
     for (const mode of ['replica', 'cache'] as const) {
+      t0 = performance.now();
       const dir = mkdtempSync(join(tmpdir(), 'cloudtable-bench-replica-'));
       const extra = `[cache]\nmax_entries = ${n * 2}\nmax_bytes = ${2 ** 32}\n` + (mode === 'cache' ? `[tables.${table}]\nreplica = false\n` : '');
       const config = replicaConfig(backend.url, dir, extra);
       const store = new ReplicaStore(dir);
-      const smtpds: SmtpdPeer[] = [];
+      const smtpds: StdioDriver[] = [];
       for (let i = 0; i < 9; i++) {
-        const p = new SmtpdPeer([config]);
-        await p.handshake(table);
-        smtpds.push(p);
+        const d = new StdioDriver(CLI[0], [...CLI.slice(1), 'smtpd', config], SUBJECT_ENV);
+        await d.handshake(table);
+        smtpds.push(d);
       }
-      const sockmap = await startSockmap(['--listen', 'inet:127.0.0.1:0', '--config', config]);
+      const sockmap = await startSockmap(['--listen', 'inet:127.0.0.1:0', '--config', config], { env: SUBJECT_ENV });
       const driver = await SocketmapLoad.connect(sockmap.listeners[0]!, 1, table, keys);
       if (mode === 'replica') {
-        await smtpds[0]!.ask(table, 'lookup', 'alias', keys[0]!);
+        await smtpds[0]!.warm(table, keys.slice(0, 1)).catch(() => undefined);
         await until(() => store.pointer(table) !== undefined, 600_000);
       }
-      // Every process answers every key once: the cache path then holds them all, the replica path has read them.
-      for (const p of smtpds) for (const k of keys) await p.ask(table, 'lookup', 'alias', k);
-      await driver.warm();
+      // Every process answers every key once, pipelined: the cache path then holds them all, the replica path has read them.
+      await Promise.all([...smtpds.map((d) => d.warm(table, keys, WARM_WINDOW)), driver.warm(WARM_WINDOW)]);
       driver.close();
-      totals.push([...smtpds.map((p) => p.child.pid!), sockmap.child.pid!].reduce((sum, pid) => sum + pss(pid), 0));
-      for (const p of smtpds) p.child.kill('SIGKILL');
+      totals.push([...smtpds.map((d) => d.pid), sockmap.child.pid!].reduce((sum, pid) => sum + pss(pid), 0));
+      process.stdout.write(`memory, ${n} entries, ${mode}: every process warmed in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      for (const d of smtpds) d.close();
       await sockmap.stop('SIGKILL');
       await store.close();
     }

@@ -86,6 +86,8 @@ export interface ReplicaConfig {
   maxEntries: number;
   /** A replica the function has not confirmed for this long is not served. */
   expireMs: number;
+  /** A served replica is verified whole again this often, by one process of the host at a time; 0: only at opening. */
+  verifyMs: number;
 }
 
 export type ReplicaTables = 'auto' | 'none' | string[];

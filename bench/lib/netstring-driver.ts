@@ -74,19 +74,22 @@ export class SocketmapLoad {
     );
   }
 
-  /** Asks every key once on the first connection and checks each was found. */
-  async warm(): Promise<void> {
+  /** Asks every key once on the first connection, at most `window` outstanding, and checks each was found. */
+  async warm(window = this.requests.length): Promise<void> {
     const c = this.conns[0]!;
-    let left = this.requests.length;
-    await new Promise<void>((resolve, reject) => {
-      c.onReplies = (_ms, replies) => {
-        const bad = replies.find((r) => !r.startsWith('OK '));
-        if (bad !== undefined) reject(new Error(`warm-up answer: ${bad}`));
-        left -= replies.length;
-        if (left === 0) resolve();
-      };
-      c.send(this.requests);
-    });
+    for (let at = 0; at < this.requests.length; at += window) {
+      const part = this.requests.slice(at, at + window);
+      let left = part.length;
+      await new Promise<void>((resolve, reject) => {
+        c.onReplies = (_ms, replies) => {
+          const bad = replies.find((r) => !r.startsWith('OK '));
+          if (bad !== undefined) reject(new Error(`warm-up answer: ${bad}`));
+          left -= replies.length;
+          if (left === 0) resolve();
+        };
+        c.send(part);
+      });
+    }
   }
 
   /** Closed loop: every connection keeps `depth` requests outstanding for `ms`. Lookups/s and latencies. */

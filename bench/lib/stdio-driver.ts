@@ -49,11 +49,18 @@ export class StdioDriver {
     await res;
   }
 
-  /** Looks up every key once and checks each came back found. */
-  async warm(table: string, keys: string[]): Promise<void> {
-    const lines = await this.exchange(keys.map((k, i) => line(table, i, k)).join(''), keys.length);
-    const bad = lines.find((l) => !l.includes('|found|'));
-    if (bad) throw new Error(`warm-up answer not found: ${bad}`);
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Looks up every key once, at most `window` outstanding, and checks each came back found. */
+  async warm(table: string, keys: string[], window = keys.length): Promise<void> {
+    for (let at = 0; at < keys.length; at += window) {
+      const part = keys.slice(at, at + window);
+      const lines = await this.exchange(part.map((k, i) => line(table, at + i, k)).join(''), part.length);
+      const bad = lines.find((l) => !l.includes('|found|'));
+      if (bad) throw new Error(`warm-up answer not found: ${bad}`);
+    }
   }
 
   /** Lookups/s over `ms` with `depth` outstanding, cycling through `keys`. */

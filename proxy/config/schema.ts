@@ -173,6 +173,7 @@ export const SCHEMA = section('', {
     tables: optionalKey('tables', replicaTables, { defaultDoc: '`auto` (or `$CLOUDTABLE_REPLICA_TABLES`)', doc: 'tables answered from a local replica: `auto` (those of at most `max_entries`), `none`, or a list' }),
     maxEntries: key('max_entries', integer(0, 100_000_000), { default: 1_000_000, doc: 'with `tables = "auto"`, larger tables keep the cache path' }),
     expireMs: key('expire_s', seconds(1, 31_536_000), { default: 604_800, doc: 'a replica the function has not confirmed for this long answers error (TEMP) until it does' }),
+    verifyMs: key('verify_s', seconds(0, 31_536_000), { default: 3600, doc: 'a served replica is verified again (count and digest of every entry) this often, by one process of the host at a time; 0: only when a process opens it' }),
   }),
   metrics: section('metrics', {
     listen: optionalKey('listen', metricsAddress, { defaultDoc: 'off', doc: 'the Prometheus endpoint; a bare port listens on 127.0.0.1', flag: '--metrics' }),

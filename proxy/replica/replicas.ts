@@ -18,8 +18,8 @@ import { EntrySet, type Entry } from '../tables/entry-sets.js';
 import { CallError } from '../http/call-error.js';
 import type { Listing } from '../upstream/client.js';
 import { ReadView, type Served } from './read-view.js';
-import { ReplicaStore, type ReadAt } from './store.js';
-import { fullSync, incrementalSync, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
+import { ReplicaStore, type ReadAt, type ReplicaRecord } from './store.js';
+import { fullSync, incrementalSync, verifyServed, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
 import { replicaSettings, replicationWanted } from './settings.js';
 
 export { DEFAULT_REPLICA_DIR, replicaSettings } from './settings.js';
@@ -248,12 +248,40 @@ export class Replicas {
       this.log.info({ table: st.table, generation: rec.generation, entries: rec.count, ms: Math.round(performance.now() - started) }, 'replica verified');
       return true;
     }
-    this.log.error({ table: st.table, generation: rec.generation, reason: v.reason }, 'replica failed verification: not served, transferring it again');
-    if (this.store.record(st.table)?.digest === rec.digest) this.store.drop(st.table);
+    this.rejected(st, rec, v.reason);
+    return false;
+  }
+
+  /** A replica that failed verification: dropped for every process (unless already replaced) and transferred again. */
+  private rejected(st: TableState, rec: ReplicaRecord, reason: string): void {
+    this.log.error({ table: st.table, generation: rec.generation, reason }, 'replica failed verification: not served, transferring it again');
+    const now = this.store.record(st.table);
+    if (now?.digest === rec.digest && now.generation === rec.generation) this.store.drop(st.table);
     this.view.release();
     st.sets.clear();
     if (!this.closed) queueMicrotask(() => void this.refresh(st));
-    return false;
+  }
+
+  /**
+   * The periodic check of a served replica (replica.verify_s): every entry
+   * digested again, in turns of the event loop, by one process of the host
+   * (under the sync lease), so that bytes changed on disk after the switch
+   * stop being served.
+   */
+  private async reverify(st: TableState): Promise<void> {
+    if (st.checking || this.closed || !this.store.takeLease(st.table, LEASE_MS)) return;
+    st.checking = true;
+    try {
+      const started = performance.now();
+      const v = await verifyServed(this.store, st.table);
+      if (v === undefined) return;
+      if (!v.result.ok) return this.rejected(st, v.record, v.result.reason);
+      await this.store.verified(st.table, Date.now());
+      this.log.info({ table: st.table, generation: v.record.generation, entries: v.record.count, ms: Math.round(performance.now() - started) }, 'replica verified again');
+    } finally {
+      this.store.releaseLease(st.table);
+      st.checking = false;
+    }
   }
 
   private tick(): void {
@@ -265,7 +293,13 @@ export class Replicas {
       st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(st.table) ?? 0);
       this.watchExpiry(st, now);
       if (now - st.confirmedAt >= half && !st.checking) void this.refresh(st);
+      else if (this.dueForVerification(st, now)) void this.reverify(st);
     }
+  }
+
+  private dueForVerification(st: TableState, now: number): boolean {
+    const every = this.config.replica.verifyMs;
+    return every > 0 && st.verified && !st.checking && this.store.pointer(st.table) !== undefined && now - (this.store.verifiedAt(st.table) ?? 0) >= every;
   }
 
   private watchExpiry(st: TableState, now: number): void {
@@ -294,7 +328,9 @@ export class Replicas {
       const rec = this.store.record(st.table);
       if (this.tables === 'auto' && this.config.tables[st.table]?.replica === undefined && (active.count ?? Infinity) > this.config.replica.maxEntries) {
         st.wanted = false;
-        this.log.info({ table: st.table, entries: active.count }, 'table larger than replica.max_entries (or without a count): served through the cache');
+        this.view.served.delete(st.table);
+        if (rec === undefined) this.log.info({ table: st.table, entries: active.count }, 'table larger than replica.max_entries (or without a count): served through the cache');
+        else this.deleteGrown(st.table, rec, active.count);
         return;
       }
       if (rec && rec.generation === active.generation && rec.digest === active.digest) {
@@ -310,6 +346,18 @@ export class Replicas {
       }
     } finally {
       st.checking = false;
+    }
+  }
+
+  /** A replica of a table that grew over replica.max_entries: deleted, not left behind (unless a sync of another process holds it: that process deletes it when it sees the size). */
+  private deleteGrown(table: string, rec: ReplicaRecord, entries: number | undefined): void {
+    if (!this.store.takeLease(table, LEASE_MS)) return;
+    try {
+      this.store.drop(table);
+      this.view.release();
+      this.log.info({ table, generation: rec.generation, entries, max: this.config.replica.maxEntries }, 'replica deleted: the table grew over replica.max_entries; served through the cache');
+    } finally {
+      this.store.releaseLease(table);
     }
   }
 

@@ -7,7 +7,7 @@
 // Layout (named databases):
 //   active           <table> → "<slot> <generation> <epoch>"  what readers answer from
 //   meta             t:<table> → ReplicaRecord   c:<table> → confirmed at (ms)
-//                    l:<table> → SyncLease
+//                    l:<table> → SyncLease       v:<table> → verified at (ms)
 //   e:<table>:<slot> key → value    every entry of the generation in that slot
 //   p:<table>:<slot> key → value    its pattern entries (isPatternKey), for local matching
 //
@@ -104,8 +104,17 @@ export class ReplicaStore {
     return { slot: slot === '1' ? 1 : 0, generation: Number(generation), epoch: epoch === '-' ? undefined : Number(epoch) };
   }
 
-  record(table: string): ReplicaRecord | undefined {
-    return this.meta.get(`t:${table}`) as ReplicaRecord | undefined;
+  record(table: string, at?: ReadAt): ReplicaRecord | undefined {
+    return this.meta.get(`t:${table}`, at) as ReplicaRecord | undefined;
+  }
+
+  /** When a process of the host last verified the served generation whole (ms). */
+  verifiedAt(table: string): number | undefined {
+    return this.meta.get(`v:${table}`) as number | undefined;
+  }
+
+  async verified(table: string, at: number): Promise<void> {
+    await this.meta.put(`v:${table}`, at);
   }
 
   /** When the function last confirmed the replica's generation (ms), shared by every process. */
@@ -200,15 +209,18 @@ export class ReplicaStore {
       this.active.put(table, `${record.slot} ${record.generation} ${record.epoch ?? '-'}`);
       this.meta.put(`t:${table}`, record);
       this.meta.put(`c:${table}`, confirmedAt);
+      // Checked whole before it was published.
+      this.meta.put(`v:${table}`, Date.now());
     });
   }
 
-  /** Stops serving a table's replica (a failed verification, a table grown too large); the data goes with it. */
+  /** Stops serving a table's replica (a failed verification, a table grown too large); the data goes with it, its pages free for reuse. */
   drop(table: string): void {
     const d = this.dbs(table);
     this.env.transactionSync(() => {
       this.active.remove(table);
       this.meta.remove(`t:${table}`);
+      this.meta.remove(`v:${table}`);
       for (const slot of [0, 1] as const) {
         d.entries[slot].clearSync();
         d.patterns[slot].clearSync();

@@ -157,6 +157,41 @@ function check(table: string, generation: number, expected: { count: number; dig
   if (got.hex() !== expected.digest) throw new VerifyError(`table ${table} generation ${generation}: digest ${got.hex()} is not META's ${expected.digest}`);
 }
 
+/** Entries digested between two yields of the event loop when verifying in turns. */
+const VERIFY_TURN_ENTRIES = 10_000;
+
+/**
+ * `verifyStored` of the generation served now, in turns of the event loop
+ * (lookups keep being answered), through one snapshot held for the whole of
+ * it; undefined when the table has no replica.
+ */
+export async function verifyServed(store: ReplicaStore, table: string): Promise<{ record: ReplicaRecord; result: ReturnType<typeof verifyStored> } | undefined> {
+  store.dbs(table); // opened before the snapshot, which cannot read a database opened after it
+  const at = { transaction: store.snapshot() };
+  try {
+    const record = store.record(table, at);
+    if (!record) return undefined;
+    const d = new GenerationDigest();
+    try {
+      for (const [k, v] of store.entries(table, record.slot, at)) {
+        d.add(k, v);
+        if (d.count % VERIFY_TURN_ENTRIES === 0) await new Promise((r) => setImmediate(r));
+      }
+    } catch (err) {
+      return { record, result: { ok: false, reason: `unreadable: ${(err as Error).message}` } };
+    }
+    return { record, result: compare(d, record) };
+  } finally {
+    at.transaction.done();
+  }
+}
+
+function compare(d: GenerationDigest, record: ReplicaRecord): { ok: true } | { ok: false; reason: string } {
+  if (d.count !== record.count) return { ok: false, reason: `${d.count} entries stored, ${record.count} expected` };
+  if (d.hex() !== record.digest) return { ok: false, reason: 'digest of the stored entries differs from the recorded one' };
+  return { ok: true };
+}
+
 /** Recomputes a replica's count and digest from its stored entries: false when they do not match its record (or cannot be read). */
 export function verifyStored(store: ReplicaStore, table: string, record: ReplicaRecord): { ok: true } | { ok: false; reason: string } {
   const d = new GenerationDigest();
@@ -165,7 +200,5 @@ export function verifyStored(store: ReplicaStore, table: string, record: Replica
   } catch (err) {
     return { ok: false, reason: `unreadable: ${(err as Error).message}` };
   }
-  if (d.count !== record.count) return { ok: false, reason: `${d.count} entries stored, ${record.count} expected` };
-  if (d.hex() !== record.digest) return { ok: false, reason: 'digest of the stored entries differs from the recorded one' };
-  return { ok: true };
+  return compare(d, record);
 }

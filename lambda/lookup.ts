@@ -107,7 +107,9 @@ export async function list(store: Store, body: unknown, what: 'entries' | 'patte
  * Answers one page of an incremental transfer from generation `from` to the
  * active one (or to `to`): the change log of the target, read forwards, or
  * the change log of `from`, read backwards when a rollback made the
- * generation `from` replaced active again. Anything else is `gone`.
+ * generation `from` replaced active again. Two commits behind, the first
+ * step: the log of the previous generation when it leads from `from` (its
+ * `generation` then names that one). Anything else is `gone`.
  */
 export async function changes(store: Store, body: unknown, gate: ReadGate = OPEN): Promise<ChangesResponse> {
   const request = parseChangesRequest(body);
@@ -126,6 +128,17 @@ export async function changes(store: Store, body: unknown, gate: ReadGate = OPEN
   if ((await store.changesFrom(table, from)) === to) {
     page = await store.readChangesPage(table, from, opts);
     return { ...head, changes: page.changes.map((c) => (c.old === undefined ? { key: c.key } : { key: c.key, value: c.old })), ...(page.next !== undefined && { next: page.next }) };
+  }
+  // Two commits since `from`: the first of the two logs (to the generation the target's log leads from, still kept as
+  // previous), answered as changes to that generation; the replica publishes it and asks again from there.
+  const via = request.to === undefined ? await store.changesFrom(table, to) : undefined;
+  if (via !== undefined && via !== from && (await store.changesFrom(table, via)) === from) {
+    const step = await keptGeneration(store, table, via).catch(() => undefined);
+    if (step !== undefined) {
+      page = await store.readChangesPage(table, via, opts);
+      const stepHead = { v: CONTRACT_VERSION, table, from, generation: via, ...info(step) } as const;
+      return { ...stepHead, changes: page.changes.map((c) => (c.value === undefined ? { key: c.key } : { key: c.key, value: c.value })), ...(page.next !== undefined && { next: page.next }) };
+    }
   }
   throw new ContractError(410, 'gone', `table ${table} keeps no change log from generation ${from} to ${to}: transfer it whole`);
 }

@@ -2,15 +2,22 @@
 // real backend: the digest and count META records at validation, listings
 // of a kept generation, and incremental transfers (POST /v1/changes) built
 // from the change log a transaction leaves, forwards and after a rollback
-// backwards, with `gone` for everything else.
+// backwards, two commits behind one step at a time, with `gone` for
+// everything else.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
 import { GenerationDigest } from '../common/contract/digest.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { replaceTable } from '../lambda/store/replace.js';
 import { Transactions } from '../lambda/store/transaction.js';
+import { buildConfig } from '../proxy/config.js';
 import { CallError } from '../proxy/http/call-error.js';
+import { Replicas } from '../proxy/replica/replicas.js';
 import type { HttpUpstream } from '../proxy/upstream/client.js';
 import { startTestBackend, testReader } from './helpers/backend.js';
 
@@ -104,5 +111,58 @@ describe('replica transfers from the function', () => {
     // 1 -> 3 replaced every entry but one: a change as big as the table is not logged.
     await gone(reader.changes('t', 1, undefined, undefined, 5000));
     await gone(reader.list('entries', 't', undefined, 5000, undefined, 2));
+  });
+});
+
+describe('a replica two commits behind', () => {
+  let backend: Backend;
+  let reader: HttpUpstream;
+  const dir = mkdtempSync(join(tmpdir(), 'cloudtable-replica-'));
+  const v1 = new Map<string, string>();
+  for (let i = 0; i < 2000; i++) v1.set(`user${i}@example.org`, `g1-${i}`);
+  const v2 = new Map(v1);
+  for (let i = 0; i < 20; i++) v2.set(`user${i * 7}@example.org`, `g2-${i}`);
+  v2.delete('user5@example.org');
+  const v3 = new Map(v2);
+  for (let i = 0; i < 20; i++) v3.set(`user${i * 11}@example.org`, `g3-${i}`);
+  v3.set('new@example.org', 'g3-new');
+
+  before(async () => {
+    backend = await startTestBackend({ t: [...v1] }, { collectEveryMs: 0 });
+    reader = testReader(backend.url);
+  });
+  after(async () => {
+    await reader.close();
+    await backend.close();
+  });
+
+  it('is brought up to date by two incremental steps, each verified, not by a whole transfer', async () => {
+    const lines: Array<{ msg: string; kind?: string; generation?: number }> = [];
+    const config = buildConfig({ upstream: { url: backend.url }, replica: { dir, tables: ['t'] }, cache: { max_staleness_s: 3600 } });
+    const replicas = new Replicas(config, reader, (table) => reader.lookup(table, [], 5000), pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) }));
+    const deadline = Date.now() + 20_000;
+    while (replicas.store.record('t')?.generation !== 1) {
+      assert.ok(Date.now() < deadline, 'replica of generation 1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await replaceTable(backend.store, 't', [...v2]);
+    await replaceTable(backend.store, 't', [...v3]);
+    // The function answers the first step: the previous generation's log, with that generation's count and digest.
+    const step = await reader.changes('t', 1, undefined, undefined, 5000);
+    assert.equal(step.generation, 2);
+    assert.equal(step.count, v2.size);
+    assert.equal(step.digest, digestOf(v2));
+    assert.equal(step.changes.length, 21);
+
+    await replicas.update('t');
+    const rec = replicas.store.record('t')!;
+    assert.equal(rec.generation, 3);
+    assert.equal(rec.lastSync.kind, 'incremental');
+    assert.equal(rec.digest, digestOf(v3));
+    const synced = lines.filter((l) => /^replica synced/.test(l.msg)).map((l) => [l.kind, l.generation]);
+    assert.deepEqual(synced, [['full', 1], ['incremental', 2], ['incremental', 3]]);
+    const a = replicas.answer('t', 'string', 'new@example.org');
+    assert.deepEqual(a?.kind === 'found' && a.value, 'g3-new');
+    await replicas.close();
   });
 });

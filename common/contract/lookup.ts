@@ -255,8 +255,11 @@ function checkGenerationField(x: unknown, what: string): void {
  * replica holds) and `to` (the active one unless given), a page at a time in
  * key order. The store keeps a generation's change log from the generation
  * its transaction replaced (and reads it backwards after a rollback), while
- * it keeps the generation: any other pair, or a change too large to have
- * been logged, is 410 `gone`, and the replica transfers the whole table.
+ * it keeps the generation. A replica two commits behind, whose generation
+ * the previous one's log leads from, gets that first step (the answer's
+ * `generation` is the previous one; it asks again from there). Any other
+ * pair, or a change too large to have been logged, is 410 `gone`, and the
+ * replica transfers the whole table.
  */
 export interface ChangesRequest {
   v: typeof CONTRACT_VERSION;

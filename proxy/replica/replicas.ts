@@ -24,6 +24,8 @@ import { replicaSettings, replicationWanted } from './settings.js';
 
 export { DEFAULT_REPLICA_DIR, replicaSettings } from './settings.js';
 
+/** Incremental transfers in a row toward the active generation before a whole one (the function keeps two steps of change logs). */
+const MAX_INCREMENTAL_STEPS = 3;
 /** How long a syncing process holds a table without renewing. */
 const LEASE_MS = 30_000;
 /** Share of expire_s after which an unconfirmed replica is logged as nearing expiry. */
@@ -370,13 +372,18 @@ export class Replicas {
       // Another process may have finished the same transfer while this one waited for the lease.
       if (rec?.generation === active.generation && rec.digest === active.digest) return;
       let result: SyncResult | undefined;
-      if (rec && this.store.pointer(table)) {
+      // Two commits behind, the function answers one step at a time (each verified and published).
+      for (let from = rec, step = 0; from && this.store.pointer(table) && step < MAX_INCREMENTAL_STEPS; step++) {
         try {
-          result = await incrementalSync(this.store, this.source, table, rec, o);
+          result = await incrementalSync(this.store, this.source, table, from, o);
         } catch (err) {
           if (err instanceof Error && err.name === 'VerifyError') this.log.error({ table, reason: err.message }, 'incremental transfer failed verification: transferring the table whole');
           else throw err;
+          result = undefined;
         }
+        if (result === undefined || result.generation === active.generation) break;
+        this.log.info({ table, ...result, ms: Math.round(result.ms) }, 'replica synced one step');
+        from = this.store.record(table);
       }
       result ??= await fullSync(this.store, this.source, table, o);
       // This process answers from the new generation from its next lookup on.

@@ -131,16 +131,21 @@ async function transfers(backend: Backend): Promise<void> {
   for (const n of sizes('REPLICA_BENCH_SIZES', '100000,1000000')) {
     const table = `sync${n}`;
     const v1: Array<[string, string]> = Array.from({ length: n }, (_, i) => [`user${i}@example.org`, `mailbox${i}@example.net`]);
+    let t0 = performance.now();
     await load(backend, table, v1);
+    process.stdout.write(`transfers, ${n} entries: loaded into the backend in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     const reader = testReader(backend.url);
     const store = new ReplicaStore(mkdtempSync(join(tmpdir(), 'cloudtable-bench-replica-')));
     const o = { timeoutMs: 120_000, leaseMs: 600_000 };
     const full = await fullSync(store, reader, table, o);
     const pages = store.tableBytes(table, store.record(table)!.slot);
     rows.push([`${n.toLocaleString('en-US')} entries, whole`, full.entries, (full.ms / 1000).toFixed(2), (full.bytes / MiB).toFixed(1), (pages / MiB).toFixed(1)]);
+    process.stdout.write(`transfers: ${rows.at(-1)!.join(' | ')}\n`);
+    t0 = performance.now();
     const v2 = new Map(v1);
     for (let i = 0; i < n / 100; i++) v2.set(`user${i * 97 % n}@example.org`, `changed${i}@example.net`);
     await load(backend, table, [...v2]);
+    process.stdout.write(`transfers, ${n} entries: 1 % changed in the backend in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     const inc = await incrementalSync(store, reader, table, store.record(table)!, o);
     if (!inc) throw new Error('no change log kept for a 1 % change');
     rows.push([`${n.toLocaleString('en-US')} entries, 1 % changed, incremental`, inc.entries, (inc.ms / 1000).toFixed(2), (inc.bytes / MiB).toFixed(2), (store.tableBytes(table, store.record(table)!.slot) / MiB).toFixed(1)]);

@@ -112,56 +112,48 @@ describe('replica transfers from the function', () => {
     await gone(reader.changes('t', 1, undefined, undefined, 5000));
     await gone(reader.list('entries', 't', undefined, 5000, undefined, 2));
   });
-});
 
-describe('a replica two commits behind', () => {
-  let backend: Backend;
-  let reader: HttpUpstream;
-  const dir = mkdtempSync(join(tmpdir(), 'cloudtable-replica-'));
-  const v1 = new Map<string, string>();
-  for (let i = 0; i < 2000; i++) v1.set(`user${i}@example.org`, `g1-${i}`);
-  const v2 = new Map(v1);
-  for (let i = 0; i < 20; i++) v2.set(`user${i * 7}@example.org`, `g2-${i}`);
-  v2.delete('user5@example.org');
-  const v3 = new Map(v2);
-  for (let i = 0; i < 20; i++) v3.set(`user${i * 11}@example.org`, `g3-${i}`);
-  v3.set('new@example.org', 'g3-new');
+  it('brings a replica two commits behind up to date by two incremental steps, each verified, not by a whole transfer', async () => {
+    const w1 = new Map<string, string>();
+    for (let i = 0; i < 2000; i++) w1.set(`user${i}@example.org`, `g1-${i}`);
+    const w2 = new Map(w1);
+    for (let i = 0; i < 20; i++) w2.set(`user${i * 7}@example.org`, `g2-${i}`);
+    w2.delete('user5@example.org');
+    const w3 = new Map(w2);
+    for (let i = 0; i < 20; i++) w3.set(`user${i * 11}@example.org`, `g3-${i}`);
+    w3.set('new@example.org', 'g3-new');
+    await replaceTable(backend.store, 'u', [...w1]);
+    const first = (await reader.lookup('u', [], 5000)).generation;
 
-  before(async () => {
-    backend = await startTestBackend({ t: [...v1] }, { collectEveryMs: 0 });
-    reader = testReader(backend.url);
-  });
-  after(async () => {
-    await reader.close();
-    await backend.close();
-  });
-
-  it('is brought up to date by two incremental steps, each verified, not by a whole transfer', async () => {
     const lines: Array<{ msg: string; kind?: string; generation?: number }> = [];
-    const config = buildConfig({ upstream: { url: backend.url }, replica: { dir, tables: ['t'] }, cache: { max_staleness_s: 3600 } });
+    const config = buildConfig({ upstream: { url: backend.url }, replica: { dir: mkdtempSync(join(tmpdir(), 'cloudtable-replica-')), tables: ['u'] }, cache: { max_staleness_s: 3600 } });
     const replicas = new Replicas(config, reader, (table) => reader.lookup(table, [], 5000), pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) }));
     const deadline = Date.now() + 20_000;
-    while (replicas.store.record('t')?.generation !== 1) {
-      assert.ok(Date.now() < deadline, 'replica of generation 1');
+    while (replicas.store.record('u')?.generation !== first) {
+      assert.ok(Date.now() < deadline, 'replica of the first generation');
       await new Promise((r) => setTimeout(r, 20));
     }
-    await replaceTable(backend.store, 't', [...v2]);
-    await replaceTable(backend.store, 't', [...v3]);
+    await replaceTable(backend.store, 'u', [...w2]);
+    await replaceTable(backend.store, 'u', [...w3]);
     // The function answers the first step: the previous generation's log, with that generation's count and digest.
-    const step = await reader.changes('t', 1, undefined, undefined, 5000);
-    assert.equal(step.generation, 2);
-    assert.equal(step.count, v2.size);
-    assert.equal(step.digest, digestOf(v2));
+    const step = await reader.changes('u', first, undefined, undefined, 5000);
+    assert.equal(step.generation, first + 1);
+    assert.equal(step.count, w2.size);
+    assert.equal(step.digest, digestOf(w2));
     assert.equal(step.changes.length, 21);
 
-    await replicas.update('t');
-    const rec = replicas.store.record('t')!;
-    assert.equal(rec.generation, 3);
+    await replicas.update('u');
+    const rec = replicas.store.record('u')!;
+    assert.equal(rec.generation, first + 2);
     assert.equal(rec.lastSync.kind, 'incremental');
-    assert.equal(rec.digest, digestOf(v3));
+    assert.equal(rec.digest, digestOf(w3));
     const synced = lines.filter((l) => /^replica synced/.test(l.msg)).map((l) => [l.kind, l.generation]);
-    assert.deepEqual(synced, [['full', 1], ['incremental', 2], ['incremental', 3]]);
-    const a = replicas.answer('t', 'string', 'new@example.org');
+    assert.deepEqual(synced, [
+      ['full', first],
+      ['incremental', first + 1],
+      ['incremental', first + 2],
+    ]);
+    const a = replicas.answer('u', 'string', 'new@example.org');
     assert.deepEqual(a?.kind === 'found' && a.value, 'g3-new');
     await replicas.close();
   });

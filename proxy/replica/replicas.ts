@@ -200,8 +200,6 @@ export class Replicas {
    * replicated, not yet transferred or verified).
    */
   private serve(table: string, now: number): Served {
-    // Opened before the snapshot is taken, so that it can read them.
-    this.store.dbs(table);
     const { at, until } = this.view.current(now);
     const s = this.pointer(table, now, at, until);
     this.view.served.set(table, s);
@@ -213,6 +211,11 @@ export class Replicas {
     if (!st.wanted) return { kind: 'none', until };
     const p = this.store.pointer(table, at);
     if (p === undefined) return { kind: 'none', until };
+    // A snapshot cannot read databases opened after it began: opened now, then looked up in a new one.
+    if (!this.store.isOpen(table)) {
+      this.store.dbs(table);
+      return this.serve(table, now);
+    }
     if (!st.verified && !this.verify(st)) return { kind: 'none', until };
     const expire = this.config.replica.expireMs;
     if (now - st.confirmedAt > expire) {

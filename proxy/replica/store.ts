@@ -131,6 +131,10 @@ export class ReplicaStore {
     return [...this.active.getKeys()] as string[];
   }
 
+  isOpen(table: string): boolean {
+    return this.tables.has(table);
+  }
+
   dbs(table: string): TableDbs {
     let d = this.tables.get(table);
     if (!d) {

@@ -87,13 +87,18 @@ function isLocal(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname === '[::]' || hostname === '0.0.0.0' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
+/** Whether the file can apply to `url` at all: a loopback URL, and no AWS_ACCESS_KEY_ID in the environment. */
+export function mayUseLocalBackendFile(url: URL, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !env.AWS_ACCESS_KEY_ID && isLocal(url.hostname);
+}
+
 /**
  * The pair to sign with for `url`: the file's, when `url` is on loopback,
  * the file names a backend on its port, and the environment has no
  * AWS_ACCESS_KEY_ID; otherwise undefined (the AWS chain decides).
  */
 export function localBackendKeyPair(url: URL, env: NodeJS.ProcessEnv = process.env): KeyPair | undefined {
-  if (env.AWS_ACCESS_KEY_ID || !isLocal(url.hostname)) return undefined;
+  if (!mayUseLocalBackendFile(url, env)) return undefined;
   const f = read(localBackendFile(env));
   const listed = f?.urls.some((u) => {
     const r = new URL(u);

@@ -4,13 +4,13 @@
 // library and the provider chain load at the first signature, not before:
 // a table process that is never asked anything never loads them. A local
 // backend this user started is signed for with the pair it generated
-// (local-backend-file.ts), read at each signature: a backend started after
-// the proxy is signed for too.
+// (local-backend-file.ts); with AWS_ACCESS_KEY_ID set, or for any other
+// URL, the chain alone, exactly as before.
 
 import { createHash } from 'node:crypto';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { localBackendKeyPair } from './local-backend-file.js';
+import { localBackendKeyPair, mayUseLocalBackendFile } from './local-backend-file.js';
 
 export interface SignInput {
   method: string;
@@ -32,7 +32,10 @@ export class RequestSigner {
   private load(url: URL): Promise<SignatureV4> {
     this.signer ??= (async () => {
       const [{ SignatureV4 }, { SIGV4_SERVICE, Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('../../common/sigv4.js')]);
-      return new SignatureV4({ credentials: this.credentials ?? localOrChain(url), region: this.region, service: SIGV4_SERVICE, sha256: Sha256 });
+      const credentials =
+        this.credentials ??
+        (mayUseLocalBackendFile(url) ? localOrChain(url) : (await import('@aws-sdk/credential-provider-node')).defaultProvider());
+      return new SignatureV4({ credentials, region: this.region, service: SIGV4_SERVICE, sha256: Sha256 });
     })();
     // A failed load is tried again at the next signature.
     this.signer.catch(() => (this.signer = undefined));
@@ -60,13 +63,21 @@ export class RequestSigner {
   }
 }
 
-/** The local backend's generated pair when it applies to `url`, else the standard AWS provider chain (loaded at its first use). */
+/**
+ * For a loopback URL: the local backend's generated pair, read at each
+ * signature (a backend started after this process is signed for too), else
+ * the standard AWS provider chain, loaded at its first use.
+ */
 function localOrChain(url: URL): AwsCredentialIdentityProvider {
-  let chain: AwsCredentialIdentityProvider | undefined;
+  // One chain (it caches what it resolved), however many signatures its loading overlaps; a failed load is tried again.
+  let chain: Promise<AwsCredentialIdentityProvider> | undefined;
   return async () => {
     const local = localBackendKeyPair(url);
     if (local) return local;
-    chain ??= (await import('@aws-sdk/credential-provider-node')).defaultProvider();
-    return chain();
+    if (!chain) {
+      chain = import('@aws-sdk/credential-provider-node').then((m) => m.defaultProvider());
+      chain.catch(() => (chain = undefined));
+    }
+    return (await chain)();
   };
 }

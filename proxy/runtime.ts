@@ -15,7 +15,7 @@ import { Resolver } from './resolver/resolver.js';
 import { EntrySets } from './tables/entry-sets.js';
 import { SmtpdTables } from './tables/smtpd-tables.js';
 import type { TableService } from './tables/table-service.js';
-import { createUpstream, homeReader } from './upstream/create.js';
+import { createHedgedUpstream, homeReader } from './upstream/create.js';
 import type { HttpUpstream } from './upstream/client.js';
 
 /** The shared lookup stack of one proxy process: upstream client, resolver, table services. */
@@ -42,15 +42,15 @@ const MAX_AUTH_VERDICTS = 10_000;
  * rebuilt on reload reports to the same ones.
  */
 export function createRuntime(config: Config, log: Logger, credentials?: AwsCredentialIdentityProvider, metrics?: ProxyMetrics): Runtime {
-  const upstream = createUpstream(config, credentials);
+  const upstream = createHedgedUpstream(config, credentials);
   const resolver = new Resolver(config, upstream, log, metrics);
   const deadlineMs = config.upstream.deadlineMs;
   const sets = new EntrySets(resolver, upstream, { deadlineMs, ttlMs: config.cache.ttlMs, maxEntries: MAX_SET_ENTRIES });
   // Replica transfers (listings by generation, changes) go to the home endpoint's plain client.
-  const reader = homeReader(config, upstream, credentials);
+  const reader = homeReader(config, credentials);
   const settings = replicaSettings(config);
   const replicas = settings.any ? new DeferredReplicas(config, settings, () => openReplicas(config, reader, resolver, log, metrics)) : undefined;
-  metrics?.watch(resolver, config.upstream.url, replicas);
+  metrics?.watch(resolver, reader.endpoint.url.origin, replicas, upstream);
   if (replicas) {
     resolver.answerLocally(replicas);
     sets.answerLocally(replicas);
@@ -79,8 +79,7 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
     close: async () => {
       await replicas?.close();
       await resolver.close();
-      // A client of its own only when hedging put several clients in front of the home endpoint.
-      if (reader !== upstream) await reader.close();
+      await reader.close();
     },
   };
 }

@@ -4,11 +4,14 @@
 // a second of the upstream's return. One proxy process per front end meets
 // the faults one after the other; then storms with the circuit breaker on,
 // 10,000 lookups in flight, the store going away and the backend restarting.
+// The proxy's client is the default one (`upstream.url`: one endpoint,
+// hedged to a second connection pool, slow calls counted as failures).
 
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { CONTRACT_VERSION } from '../common/contract/lookup.js';
+import { BUDGET_BURST } from '../proxy/upstream/hedged.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { startTestBackend } from './helpers/backend.js';
 import { blackHole, switchableUpstream, type SwitchableUpstream, type UpstreamMode } from './helpers/fault-servers.js';
@@ -145,7 +148,9 @@ describe('429 and 5xx storms with the circuit breaker on', () => {
     try {
       assertAllFailed(await fe.lookupAll(freshKeys(2000)), 'error', DEADLINE, 'smtpd');
       const during = upstream.hits;
-      assert.ok(during <= 2000 / 100 + 2, `${during} requests for 2,000 lookups: batched, never retried`);
+      // Batched and never retried; a batch still unanswered at the hedge delay may be
+      // hedged, within the budget (its burst, at the start of a storm, plus 5 %).
+      assert.ok(during <= 2000 / 100 + 2 + BUDGET_BURST + 1, `${during} requests for 2,000 lookups: batched, never retried, hedges within the budget`);
       const open = await fe.lookupAll(freshKeys(2000));
       assertAllFailed(open, 'error', DEADLINE / 2 - SLACK, 'smtpd'); // answered without waiting for the deadline: the circuit is open
       assert.ok(upstream.hits - during <= 10, `only recovery probes reach the upstream while open (${upstream.hits - during})`);

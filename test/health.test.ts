@@ -59,7 +59,7 @@ describe('health', () => {
     let r = await runCli(['status', ...urls, '--proxy', metrics], TEST_ENV);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^  aliases: generation ${generation} \\(epoch \\d+\\), service alias, 1 entries`, 'm'));
-    const proxy = new RegExp(`^proxy ${metrics}: upstream ${backend.url}, circuit closed; cache 1 entries, [\\d.]+ MiB of 64\\.0 MiB; in flight: 0 lookups, 0 requests; requests to the function: ok \\d+(, function-error \\d+)?; [\\d.]+ MiB resident$`, 'm');
+    const proxy = new RegExp(`^proxy ${metrics}: upstream ${backend.url}, circuit closed; cache 1 entries, [\\d.]+ MiB of 64\\.0 MiB; in flight: 0 lookups, 0 requests; requests to the function: ok \\d+(, function-error \\d+)?; hedges sent \\d+, won \\d+, refused by the budget \\d+; failovers 0; endpoints us-east-1 \\d+ ms \\(ejected 0 times, 0 slow calls\\); [\\d.]+ MiB resident$`, 'm');
     assert.match(r.stdout, proxy);
     assert.match(r.stdout, new RegExp(`^  aliases: generation ${generation}; lookups 0 hit, 0 negative, 1 miss, 0 stale, 0 error, 0 timeout$`, 'm'));
 

@@ -1,6 +1,7 @@
 // The Prometheus endpoint: every lookup counted once under its result, the
 // upstream requests, batch sizes, latencies, in-flight gauges, cache figures
-// and generations, read from a real resolver and a real `cloudtable smtpd`.
+// and generations, hedges, ejections and slow calls, read from a real
+// resolver and a real `cloudtable smtpd`.
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -12,8 +13,9 @@ import { LookupTally, MAX_TABLE_LABELS, OTHER_TABLES } from '../proxy/metrics/lo
 import { ProxyMetrics } from '../proxy/metrics/proxy-metrics.js';
 import { serveMetrics } from '../proxy/metrics/endpoint.js';
 import { silentLogger } from '../proxy/log.js';
-import { startTestBackend } from './helpers/backend.js';
-import { blackHole } from './helpers/fault-servers.js';
+import { TEST_ENV, startTestBackend } from './helpers/backend.js';
+import { runCli } from './helpers/cli.js';
+import { blackHole, forward, switchableUpstream } from './helpers/fault-servers.js';
 import { sleep, testConfig, testResolver } from './helpers/resolver.js';
 import { SmtpdPeer, request, writeConfig } from './helpers/smtpd-peer.js';
 
@@ -109,6 +111,52 @@ describe('metrics', () => {
     const post = await httpRequest(`${base}/metrics`, { method: 'POST', body: 'x' });
     assert.equal(post.statusCode, 405);
     await post.body.dump();
+  });
+
+  it('hedges (sent, won, refused), failovers, ejections and slow calls: in /metrics and in `cloudtable status`', async () => {
+    const backend = await startTestBackend({ aliases: Array.from({ length: 60 }, (_, i) => [`user${i}`, `u${i}`] as [string, string]) });
+    cleanup.push(() => backend.close());
+    let n = 0;
+    let stuck = -1;
+    const upstream = await switchableUpstream({
+      kind: 'http',
+      handle: (req, body, res) => {
+        if (++n === stuck) return; // this one invocation never answers
+        void forward(backend.url, req, body, res);
+      },
+    });
+    cleanup.push(() => upstream.close());
+    // The plain `upstream.url` form: one endpoint, hedged to a second connection pool.
+    const peer = new SmtpdPeer([writeConfig(`[upstream]\nurl = "${upstream.url}"\n[metrics]\nlisten = "0"\n`)]);
+    cleanup.push(() => peer.kill());
+    await peer.handshake('aliases');
+    const base = await peer.metricsUrl();
+    for (let i = 0; i < 20; i++) assert.equal(await peer.ask('aliases', 'lookup', 'alias', `user${i}`), `found|u${i}`);
+    stuck = n + 1;
+    const t = performance.now();
+    assert.equal(await peer.ask('aliases', 'lookup', 'alias', 'user20'), 'found|u20');
+    assert.ok(performance.now() - t < 1000, 'answered by the hedge, before the slow-call threshold (adaptive: 1 s here)');
+    let json = await fetchMetricsJson(base, 2000);
+    assert.equal(metricValue(json, 'cloudtable_upstream_hedges_total', { result: 'sent' }), 1);
+    assert.equal(metricValue(json, 'cloudtable_upstream_hedges_total', { result: 'won' }), 1);
+    // The stuck request was aborted once the hedge answered: a loser, not a slow call.
+    assert.equal(metricValue(json, 'cloudtable_upstream_slow_calls_total', { endpoint: 'us-east-1' }), 0);
+
+    // Hung: every call is slow; after breaker.failures (3) of them the endpoint is ejected.
+    await upstream.set({ kind: 'silent' });
+    for (let i = 21; i < 26; i++) assert.match(await peer.ask('aliases', 'lookup', 'alias', `user${i}`), /^error/);
+    json = await fetchMetricsJson(base, 2000);
+    const f = proxyFigures(json).upstream.hedging;
+    assert.equal(f.endpoints.length, 1);
+    assert.equal(f.endpoints[0]!.name, 'us-east-1');
+    assert.ok(f.endpoints[0]!.slowCalls >= 3, `slow calls ${f.endpoints[0]!.slowCalls}`);
+    assert.equal(f.endpoints[0]!.ejections, 1);
+    assert.equal(f.endpoints[0]!.ejected, true);
+    // The first hung call was hedged (nothing had failed yet), none after: no hedge to a failing endpoint.
+    assert.deepEqual(f.hedges, { sent: 2, won: 1, refused: 0 });
+    const r = await runCli(['status', '--admin', backend.url, '--upstream', backend.url, '--metrics', base], TEST_ENV);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`; hedges sent 2, won 1, refused by the budget 0; failovers 0; endpoints us-east-1 EJECTED \\(ejected 1 times, ${f.endpoints[0]!.slowCalls} slow calls\\);`));
   });
 
   it('a metrics port already taken is logged and lookups go on', async () => {

@@ -1,6 +1,7 @@
 // The running proxies' part of `cloudtable status`: what each one's metrics
-// endpoint says (its upstream, circuit, cache, the generation it serves of
-// each table), set against the active generations the admin function reports.
+// endpoint says (its upstream, circuit, hedges, endpoints, cache, the
+// generation it serves of each table), set against the active generations
+// the admin function reports.
 
 import { ConfigError, type Config } from '../config.js';
 import { fetchMetricsJson, proxyFigures, type ProxyFigures, type ReplicaFigures } from '../metrics/figures.js';
@@ -62,8 +63,17 @@ function describeProxy(url: string, f: ProxyFigures): string {
     `cache ${f.cache.entries} entries, ${mib(f.cache.bytes)} of ${mib(f.cache.maxBytes)}`,
     `in flight: ${f.lookupsInFlight} lookups, ${f.upstream.inFlight} requests`,
     `requests to the function: ${requests || 'none yet'}`,
+    describeHedging(f.upstream.hedging),
     ...(f.residentBytes !== undefined ? [`${mib(f.residentBytes)} resident`] : []),
   ].join('; ');
+}
+
+/** Hedges and, per endpoint, its state, ejections and slow calls. */
+function describeHedging(h: ProxyFigures['upstream']['hedging']): string {
+  const endpoints = h.endpoints.map(
+    (e) => `${e.name} ${e.ejected ? 'EJECTED' : `${Math.round(e.latencyMs)} ms`} (ejected ${e.ejections} times, ${e.slowCalls} slow calls)`,
+  );
+  return [`hedges sent ${h.hedges.sent}, won ${h.hedges.won}, refused by the budget ${h.hedges.refused}; failovers ${h.failovers}`, ...(endpoints.length ? [`endpoints ${endpoints.join(', ')}`] : [])].join('; ');
 }
 
 function describeTables(f: ProxyFigures, active: Map<string, number>): string[] {

@@ -68,7 +68,7 @@ export const SCHEMA = section('', {
     slowCallMs: key('slow_call_ms', integer(0, 600_000, 'ms'), {
       default: 0,
       defaultDoc: '0: adaptive',
-      doc: 'calls still unanswered after this count as failures of their endpoint (0: four times its recent 95th percentile, never below 1.5 s, what a cold start needs)',
+      doc: 'calls still unanswered after this count as failures of their endpoint (0: four times its recent 95th percentile, never below 1 s, what a cold start needs)',
     }),
   }),
   tables: named(

@@ -45,3 +45,10 @@ export class CallError extends Error {
     return s >= 500 || s === 429 || s === 408;
   }
 }
+
+/** A `timeout` at the slow-call threshold (upstream/hedged.ts), well before the deadline: its reason says so. */
+export class SlowCallError extends CallError {
+  constructor(thresholdMs: number) {
+    super('timeout', `no answer within the slow-call threshold (${thresholdMs} ms)`);
+  }
+}

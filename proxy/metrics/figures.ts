@@ -3,6 +3,7 @@
 
 import { request } from 'undici';
 import { LOOKUP_RESULTS, type LookupResult } from '../resolver/observer.js';
+import { HEDGE_PREFIX } from './hedge-metrics.js';
 import { METRIC_PREFIX } from './proxy-metrics.js';
 import { REPLICA_PREFIX } from './replica-metrics.js';
 
@@ -28,10 +29,17 @@ export interface ReplicaFigures {
   lastSync?: { kind: string; entries: number; seconds: number; bytes: number };
 }
 
+/** What the hedging client did (hedge-metrics.ts). */
+export interface HedgingFigures {
+  hedges: { sent: number; won: number; refused: number };
+  failovers: number;
+  endpoints: Array<{ name: string; ejected: boolean; latencyMs: number; ejections: number; slowCalls: number }>;
+}
+
 export interface ProxyFigures {
   tables: Record<string, TableFigures>;
   lookupsInFlight: number;
-  upstream: { url?: string; requests: Record<string, number>; inFlight: number; circuitOpen: boolean };
+  upstream: { url?: string; requests: Record<string, number>; inFlight: number; circuitOpen: boolean; hedging: HedgingFigures };
   cache: { entries: number; bytes: number; maxEntries: number; maxBytes: number };
   residentBytes?: number;
 }
@@ -80,6 +88,28 @@ function readReplicas(json: MetricsJson, table: (name: string) => TableFigures):
   each('last_sync_bytes', (r, v, l) => (last(r, l).bytes = v));
 }
 
+function readHedging(json: MetricsJson): HedgingFigures {
+  const hedge = (result: string): number => metricValue(json, `${HEDGE_PREFIX}hedges_total`, { result });
+  const endpoints = new Map<string, HedgingFigures['endpoints'][number]>();
+  const each = (name: string, f: (e: HedgingFigures['endpoints'][number], value: number) => void): void => {
+    for (const v of json.find((x) => x.name === `${HEDGE_PREFIX}${name}`)?.values ?? []) {
+      const endpoint = String(v.labels.endpoint);
+      let e = endpoints.get(endpoint);
+      if (!e) endpoints.set(endpoint, (e = { name: endpoint, ejected: false, latencyMs: 0, ejections: 0, slowCalls: 0 }));
+      f(e, v.value);
+    }
+  };
+  each('endpoint_ejected', (e, v) => (e.ejected = v === 1));
+  each('endpoint_latency_seconds', (e, v) => (e.latencyMs = v * 1000));
+  each('ejections_total', (e, v) => (e.ejections = v));
+  each('slow_calls_total', (e, v) => (e.slowCalls = v));
+  return {
+    hedges: { sent: hedge('sent'), won: hedge('won'), refused: hedge('refused') },
+    failovers: metricValue(json, `${HEDGE_PREFIX}failovers_total`),
+    endpoints: [...endpoints.values()],
+  };
+}
+
 export function proxyFigures(json: MetricsJson): ProxyFigures {
   const tables: Record<string, TableFigures> = {};
   const table = (name: string): TableFigures => (tables[name] ??= { lookups: Object.fromEntries(LOOKUP_RESULTS.map((r) => [r, 0])) as Record<LookupResult, number> });
@@ -99,7 +129,13 @@ export function proxyFigures(json: MetricsJson): ProxyFigures {
   return {
     tables,
     lookupsInFlight: one('lookups_in_flight'),
-    upstream: { ...(url !== undefined && { url: String(url) }), requests, inFlight: one('upstream_requests_in_flight'), circuitOpen: one('upstream_circuit_open') === 1 },
+    upstream: {
+      ...(url !== undefined && { url: String(url) }),
+      requests,
+      inFlight: one('upstream_requests_in_flight'),
+      circuitOpen: one('upstream_circuit_open') === 1,
+      hedging: readHedging(json),
+    },
     cache: { entries: one('cache_entries'), bytes: one('cache_bytes'), maxEntries: one('cache_max_entries'), maxBytes: one('cache_max_bytes') },
     ...(rss !== undefined && { residentBytes: rss }),
   };

@@ -7,6 +7,7 @@ import type { Service } from '../../common/contract/lookup.js';
 import type { LookupResult, RequestOutcome, ResolverObserver } from '../resolver/observer.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { LookupTally, MAX_TABLE_LABELS, OTHER_TABLES } from './lookup-tally.js';
+import { HedgeMetrics, type HedgeSource } from './hedge-metrics.js';
 import { registerReplicaMetrics, type ReplicaMetrics, type ReplicaSource } from './replica-metrics.js';
 
 export const METRIC_PREFIX = 'cloudtable_';
@@ -24,6 +25,7 @@ export class ProxyMetrics implements ResolverObserver {
   private replicaSource: ReplicaSource | undefined;
   /** Transfers of the replicas (replica/replicas.ts reports them). */
   readonly replicas: ReplicaMetrics;
+  private readonly hedging: HedgeMetrics;
 
   constructor() {
     const registers = [this.registry];
@@ -135,14 +137,16 @@ export class ProxyMetrics implements ResolverObserver {
       },
     });
     this.replicas = registerReplicaMetrics(this.registry, () => self.replicaSource);
+    this.hedging = new HedgeMetrics(this.registry);
     collectDefaultMetrics({ register: this.registry });
   }
 
   /** The resolver whose state the gauges read (it reports to this object as its observer); the newest one after a reload. */
-  watch(resolver: Resolver, upstreamUrl: string, replicas?: ReplicaSource): void {
+  watch(resolver: Resolver, upstreamUrl: string, replicas?: ReplicaSource, upstream?: HedgeSource): void {
     this.resolver = resolver;
     this.upstreamUrl = upstreamUrl;
     this.replicaSource = replicas;
+    this.hedging.watch(upstream);
   }
 
   answered(table: string, service: Service, result: LookupResult): void {

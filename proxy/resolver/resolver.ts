@@ -8,7 +8,7 @@ import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config.js';
 import { LogBudget, type Logger } from '../log.js';
 import type { Upstream } from '../upstream/client.js';
-import { CallError, type CallFailure } from '../http/call-error.js';
+import { CallError, SlowCallError, type CallFailure } from '../http/call-error.js';
 import type { Answer } from './answer.js';
 import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './batcher.js';
 import { Breaker } from './breaker.js';
@@ -296,7 +296,7 @@ export class Resolver {
       const err = outcome.error;
       const timeout = err instanceof CallError && err.code === 'timeout';
       const denied = err instanceof CallError && err.accessDenied ? { denied: true as const } : {};
-      return { failure: timeout ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof CallError && err.unknownTable, ...denied };
+      return { failure: timeout && !(err instanceof SlowCallError) ? this.deadlineReason : describe(err), timeout, unknownTable: err instanceof CallError && err.unknownTable, ...denied };
     }
     const r = outcome.result;
     if (r.s === 'error') {

@@ -29,6 +29,9 @@ export class EndpointHealth {
   private ejectedUntil = 0;
   private probing = false;
   private lastSampleAt = 0;
+  /** Times it was ejected, and calls still unanswered at the slow-call threshold, since the start (metrics). */
+  ejections = 0;
+  slowCalls = 0;
 
   constructor(private readonly options: HealthOptions) {}
 
@@ -71,6 +74,8 @@ export class EndpointHealth {
   lost(ms: number, now: number): void {
     this.lastSampleAt = now;
     this.ewma = Math.max(this.ewma ?? 0, ms);
+    // A probe that lost says nothing either way: the next call probes again.
+    this.probing = false;
   }
 
   succeeded(ms: number, now: number): void {
@@ -87,7 +92,13 @@ export class EndpointHealth {
     this.probing = false;
   }
 
-  /** A failure, or a call still unanswered at the slow-call threshold. */
+  /** A call still unanswered at the slow-call threshold: a failure. */
+  slow(now: number): void {
+    this.slowCalls++;
+    this.failed(now);
+  }
+
+  /** A failure (an outage: refused, reset, 5xx, throttled). */
   failed(now: number): void {
     this.lastSampleAt = now;
     // A failure weighs as a call that took the slow-call threshold, so the endpoint drops behind healthy ones.
@@ -95,6 +106,7 @@ export class EndpointHealth {
     this.ewma = this.ewma === undefined ? penalty : ALPHA * penalty + (1 - ALPHA) * this.ewma;
     this.consecutive++;
     if (this.probing || this.consecutive >= this.options.failures) {
+      if (this.ejectedUntil === 0) this.ejections++;
       this.ejectedUntil = now + this.options.ejectMs;
       this.probing = false;
     }

@@ -17,8 +17,8 @@
 // (resolver/generation.ts) never let a lagging region's answer move a table
 // back.
 
-import type { LookupQuery, LookupResponse, ListResponse } from '../../common/contract/lookup.js';
-import { CallError } from '../http/call-error.js';
+import type { GenerationsResponse, LookupQuery, LookupResponse, ListResponse } from '../../common/contract/lookup.js';
+import { CallError, SlowCallError } from '../http/call-error.js';
 import { EndpointHealth, type HealthOptions } from './endpoint-health.js';
 import type { Listing, Upstream } from './client.js';
 
@@ -33,7 +33,18 @@ export interface HedgeOptions {
 export interface HedgedEndpoint {
   /** For logs and metrics: the region, or the URL. */
   name: string;
-  upstream: Upstream;
+  upstream: Upstream & Required<Pick<Upstream, 'generations'>>;
+  /** With a single endpoint: another connection pool to it, for hedges (all of the first pool's connections may be stuck). */
+  spare?: Upstream & Required<Pick<Upstream, 'generations'>>;
+}
+
+/** One endpoint as the metrics show it. */
+export interface EndpointView {
+  name: string;
+  latencyMs: number;
+  ejected: boolean;
+  ejections: number;
+  slowCalls: number;
 }
 
 /** What the hedging did, for tests and metrics. */
@@ -41,6 +52,8 @@ export interface HedgeStats {
   calls: number;
   /** Extra calls started because the first was slow. */
   hedges: number;
+  /** Hedges whose answer was the one returned. */
+  hedgesWon: number;
   /** Calls started because another endpoint had failed. */
   failovers: number;
   /** Hedges the budget refused. */
@@ -49,13 +62,13 @@ export interface HedgeStats {
   refreshes: number;
 }
 
-/** Tokens a burst may use at once. */
-const BUDGET_BURST = 5;
+/** Hedges (and refreshes) a burst may use at once, over the budget's share. */
+export const BUDGET_BURST = 5;
 
 export class HedgedUpstream implements Upstream {
   private readonly health: EndpointHealth[];
   private tokens = BUDGET_BURST;
-  readonly stats: HedgeStats = { calls: 0, hedges: 0, failovers: 0, denied: 0, refreshes: 0 };
+  readonly stats: HedgeStats = { calls: 0, hedges: 0, hedgesWon: 0, failovers: 0, denied: 0, refreshes: 0 };
 
   constructor(
     private readonly endpoints: HedgedEndpoint[],
@@ -66,9 +79,12 @@ export class HedgedUpstream implements Upstream {
     this.health = endpoints.map(() => new EndpointHealth(options.health));
   }
 
-  /** Per endpoint: name, latency estimate, ejected. */
-  describe(): Array<{ name: string; latencyMs: number; ejected: boolean }> {
-    return this.endpoints.map((e, i) => ({ name: e.name, latencyMs: this.health[i]!.latencyMs, ejected: this.health[i]!.ejected }));
+  /** Per endpoint: name, latency estimate, whether it is ejected, and its ejections and slow calls so far. */
+  describe(): EndpointView[] {
+    return this.endpoints.map((e, i) => {
+      const h = this.health[i]!;
+      return { name: e.name, latencyMs: h.latencyMs, ejected: h.ejected, ejections: h.ejections, slowCalls: h.slowCalls };
+    });
   }
 
   lookup(table: string, queries: LookupQuery[], timeoutMs: number, signal?: AbortSignal): Promise<LookupResponse> {
@@ -79,8 +95,12 @@ export class HedgedUpstream implements Upstream {
     return this.call((u, t, s) => u.list(what, table, after, t, s), timeoutMs, signal);
   }
 
+  generations(tables: string[], timeoutMs: number, signal?: AbortSignal): Promise<GenerationsResponse> {
+    return this.call((u, t, s) => u.generations(tables, t, s), timeoutMs, signal);
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.endpoints.map((e) => e.upstream.close()));
+    await Promise.all(this.endpoints.flatMap((e) => [e.upstream.close(), e.spare?.close()]));
   }
 
   /** Endpoints to try, best first: available ones by latency (home first on a tie). */
@@ -100,7 +120,7 @@ export class HedgedUpstream implements Upstream {
     return Math.min(this.options.maxDelayMs, Math.max(this.options.minDelayMs, delay));
   }
 
-  private call<T>(run: (u: Upstream, timeoutMs: number, signal: AbortSignal) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  private call<T>(run: (u: HedgedEndpoint['upstream'], timeoutMs: number, signal: AbortSignal) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const start = this.now();
     const order = this.order(start);
     this.stats.calls++;
@@ -130,8 +150,11 @@ export class HedgedUpstream implements Upstream {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
 
-      /** `detached`: a refresh, left to finish after another answer wins, so its latency is measured for real. */
-      const launch = (i: number, detached = false): void => {
+      /**
+       * `detached`: a refresh, left to finish after another answer wins, so its latency is measured for real.
+       * `hedge`: started because the first was slow; `again`: to an endpoint already asked (the only one), through its spare pool.
+       */
+      const launch = (i: number, detached = false, hedge = false, again = false): void => {
         const remaining = timeoutMs - (this.now() - start);
         if (remaining <= 0) return;
         tried.add(i);
@@ -143,7 +166,7 @@ export class HedgedUpstream implements Upstream {
         let slow = false;
         const slowTimer = setTimeout(() => {
           slow = true;
-          health.failed(this.now());
+          health.slow(this.now());
           if (detached) return;
           slowAttempts.add(controller);
           if (settled || slowAttempts.size < attempts.size) return;
@@ -155,16 +178,18 @@ export class HedgedUpstream implements Upstream {
             return;
           }
           finish();
-          reject(new CallError('timeout', `no answer within the slow-call threshold (${health.slowCallMs()} ms)`));
+          reject(new SlowCallError(health.slowCallMs()));
         }, health.slowCallMs());
         slowTimer.unref();
-        run(this.endpoints[i]!.upstream, remaining, controller.signal).then(
+        const endpoint = this.endpoints[i]!;
+        run((again && endpoint.spare) || endpoint.upstream, remaining, controller.signal).then(
           (value) => {
             clearTimeout(slowTimer);
             attempts.delete(controller);
             slowAttempts.delete(controller);
             if (!slow) health.succeeded(this.now() - launchedAt, this.now());
             if (settled) return;
+            if (hedge) this.stats.hedgesWon++;
             finish();
             resolve(value);
           },
@@ -174,6 +199,7 @@ export class HedgedUpstream implements Upstream {
             slowAttempts.delete(controller);
             if (detached) {
               if (!slow && (!(err instanceof CallError) || err.outage)) health.failed(this.now());
+              else if (!slow) health.succeeded(this.now() - launchedAt, this.now());
               return;
             }
             if (settled || (err instanceof CallError && err.code === 'aborted')) {
@@ -181,7 +207,11 @@ export class HedgedUpstream implements Upstream {
               return;
             }
             const outage = !(err instanceof CallError) || err.outage;
-            if (outage && !slow) health.failed(this.now());
+            // A refusal (an unknown table, a bad request) is an answer: the endpoint is up, and so is a probe of it.
+            if (slow) {
+              // Already counted as a failure at the threshold.
+            } else if (outage) health.failed(this.now());
+            else health.succeeded(this.now() - launchedAt, this.now());
             lastError = err;
             // Not an outage (the function refused the request itself): another endpoint would say the same.
             const next = outage ? this.order(this.now()).find((j) => !tried.has(j)) : undefined;
@@ -220,7 +250,7 @@ export class HedgedUpstream implements Upstream {
           if (this.health[target]!.failing) return;
           this.tokens -= 1;
           this.stats.hedges++;
-          launch(target);
+          launch(target, false, true, tried.has(target));
         }, this.hedgeDelay(first));
         hedgeTimer.unref();
       }

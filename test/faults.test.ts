@@ -11,9 +11,12 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { CONTRACT_VERSION } from '../common/contract/lookup.js';
+import { silentLogger } from '../proxy/log.js';
+import { Resolver } from '../proxy/resolver/resolver.js';
+import { createHedgedUpstream } from '../proxy/upstream/create.js';
 import { BUDGET_BURST } from '../proxy/upstream/hedged.js';
 import type { Backend } from '../lambda/local/backend.js';
-import { startTestBackend } from './helpers/backend.js';
+import { TEST_CREDENTIALS, startTestBackend } from './helpers/backend.js';
 import { blackHole, switchableUpstream, type SwitchableUpstream, type UpstreamMode } from './helpers/fault-servers.js';
 import { FRONT_ENDS, startFrontEnd, type Answered, type FrontEnd } from './helpers/front-end.js';
 import { MiB, memoryOf } from './helpers/memory.js';
@@ -255,6 +258,35 @@ describe('circuit breaker', () => {
     }
     times.sort((x, y) => x - y);
     assert.ok(times[Math.floor(times.length * 0.99)]! < 1, `p99 ${times[Math.floor(times.length * 0.99)]} ms`);
+  });
+
+  it('slow calls open it: the only endpoint answering after 4 s (within the 5 s deadline) opens the circuit after a few lookups, not a few deadlines', async () => {
+    const backend = await startTestBackend({ t: ENTRIES });
+    cleanup.push(() => backend.close());
+    const upstream = await switchableUpstream({ kind: 'forward', to: backend.url });
+    cleanup.push(() => upstream.close());
+    // The proxy's own client for `upstream.url`, every default kept (deadline 5 s, slow calls adaptive, >= 1 s).
+    const config = testConfig(upstream.url);
+    const resolver = new Resolver(config, createHedgedUpstream(config, async () => TEST_CREDENTIALS), silentLogger);
+    cleanup.push(() => resolver.close());
+    for (const a of await Promise.all(freshKeys(20).map((k) => resolver.lookup('t', 'alias', k)))) assert.equal(a.kind, 'found');
+    await upstream.set({ kind: 'forward', to: backend.url, delayMs: 4000 });
+    const t0 = performance.now();
+    let lookups = 0;
+    while (!resolver.circuitOpen) {
+      const a = await resolver.lookup('t', 'alias', freshKeys(1)[0]!);
+      lookups++;
+      assert.equal(a.kind, 'error', 'never "not found" for what could not be asked');
+      assert.ok(lookups <= config.breaker.failures, `still closed after ${lookups} lookups, ${(performance.now() - t0).toFixed(0)} ms`);
+    }
+    const opened = performance.now() - t0;
+    // Each slow lookup fails at the slow-call threshold (1 s), not at the deadline (5 s); a 4 s answer is
+    // no failure at all for a client that only knows the deadline, so that circuit never opened.
+    assert.ok(opened <= 3500, `open after ${lookups} lookups, ${opened.toFixed(0)} ms`);
+    const t1 = performance.now();
+    const a = await resolver.lookup('t', 'alias', freshKeys(1)[0]!);
+    assert.ok(a.kind === 'error' && /circuit open/.test(a.reason), JSON.stringify(a));
+    assert.ok(performance.now() - t1 < 5, 'answered at once while open');
   });
 
   it('through smtpd: answers at once while open, and succeeds within 1 s of the backend’s return', async () => {

@@ -52,3 +52,10 @@ export class SlowCallError extends CallError {
     super('timeout', `no answer within the slow-call threshold (${thresholdMs} ms)`);
   }
 }
+
+/** Every endpoint is ejected (upstream/hedged.ts): the circuit opens at once (resolver/breaker.ts). */
+export class AllEjectedError extends CallError {
+  constructor() {
+    super('network', 'every endpoint is ejected (failing or slow); probing');
+  }
+}

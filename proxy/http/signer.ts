@@ -42,6 +42,11 @@ export class RequestSigner {
     return this.signer;
   }
 
+  /** Resolves once the signing library and the credential chain are loaded (a failed load is tried again by the next call). */
+  async ready(): Promise<void> {
+    await this.load();
+  }
+
   /** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, authorization (and a session token if any). */
   async sign(input: SignInput): Promise<Record<string, string>> {
     const signer = await this.load(input.url);

@@ -1,5 +1,16 @@
 // The circuit breaker in front of the function: opened by consecutive
 // failures, probed on its clock until the function answers again.
+//
+// One breaker notion, at two scales. A failure is the same thing for both:
+// an outage answer (refused, reset, 5xx, throttled) or a call still
+// unanswered at the slow-call threshold (`breaker.slow_call_ms`, adaptive),
+// and both count `breaker.failures` of them in a row. Each endpoint is
+// ejected after that many of its own calls failed (upstream/
+// endpoint-health.ts: outlier ejection, probed by the next call once its
+// time is up); this circuit, in front of all of them, opens after that many
+// failed lookups, or at once when the client says every endpoint is
+// ejected: it is the state "no endpoint can answer", where misses are
+// answered at once and recovery is probed in the background.
 
 import type { Clock, Timer } from '../clock.js';
 
@@ -41,9 +52,10 @@ export class Breaker {
     }
   }
 
-  failed(reason: string): void {
+  /** `now`: open without waiting for the count (every endpoint is out already). */
+  failed(reason: string, now = false): void {
     this.consecutive++;
-    if (!this.timer && this.consecutive >= this.options.failures) {
+    if (!this.timer && (now || this.consecutive >= this.options.failures)) {
       this.openedAt = this.clock.monotonic();
       this.timer = this.clock.setInterval(() => this.runProbe(), this.options.probeIntervalMs);
       this.timer.unref();

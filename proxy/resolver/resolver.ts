@@ -8,7 +8,7 @@ import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config.js';
 import { LogBudget, type Logger } from '../log.js';
 import type { Upstream } from '../upstream/client.js';
-import { CallError, SlowCallError, type CallFailure } from '../http/call-error.js';
+import { AllEjectedError, CallError, SlowCallError, type CallFailure } from '../http/call-error.js';
 import type { Answer } from './answer.js';
 import { Batcher, type BatchItem, type BatchOutcome, type BatchResult } from './batcher.js';
 import { Breaker } from './breaker.js';
@@ -144,7 +144,7 @@ export class Resolver {
     // A missing table is asked for by every lookup of it: a few lines, then a count, not a line per request.
     if (err instanceof CallError && err.unknownTable) this.missingTableLog.warn(this.log, fields, `the function has no table ${table}: answered a temporary failure (what is cached of it still served)`);
     else this.log.warn(fields, `upstream request failed: ${describe(err)}`);
-    if (isOutage(err)) this.breaker.failed(describe(err));
+    if (isOutage(err)) this.breaker.failed(describe(err), err instanceof AllEjectedError);
     else this.breaker.succeeded();
   }
 

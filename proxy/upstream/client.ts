@@ -87,6 +87,11 @@ export class HttpUpstream implements Upstream {
     return signedCall(this.endpoint, { path, request, timeoutMs, maxResponseBytes: this.config.maxResponseBytes, parse, secrets, ...(signal && { signal }) });
   }
 
+  /** Resolves once what the first call loads (HTTP library, signer, credential chain) is loaded. */
+  async ready(): Promise<void> {
+    await Promise.all([this.endpoint.signer.ready(), this.endpoint.dispatcher()]);
+  }
+
   close(): Promise<void> {
     return this.endpoint.close();
   }

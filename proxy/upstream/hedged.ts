@@ -18,7 +18,7 @@
 // back.
 
 import type { GenerationsResponse, LookupQuery, LookupResponse, ListResponse } from '../../common/contract/lookup.js';
-import { CallError, SlowCallError } from '../http/call-error.js';
+import { AllEjectedError, CallError, SlowCallError } from '../http/call-error.js';
 import { EndpointHealth, type HealthOptions } from './endpoint-health.js';
 import type { Listing, Upstream } from './client.js';
 
@@ -33,10 +33,17 @@ export interface HedgeOptions {
 export interface HedgedEndpoint {
   /** For logs and metrics: the region, or the URL. */
   name: string;
-  upstream: Upstream & Required<Pick<Upstream, 'generations'>>;
+  upstream: EndpointClient;
   /** With a single endpoint: another connection pool to it, for hedges (all of the first pool's connections may be stuck). */
-  spare?: Upstream & Required<Pick<Upstream, 'generations'>>;
+  spare?: EndpointClient;
 }
+
+/** A client of one endpoint (client.ts's HttpUpstream). */
+export type EndpointClient = Upstream &
+  Required<Pick<Upstream, 'generations'>> & {
+    /** Resolves once a call can be sent at once: what the first call loads (HTTP library, signer) is loaded. */
+    ready(): Promise<void>;
+  };
 
 /** One endpoint as the metrics show it. */
 export interface EndpointView {
@@ -120,14 +127,14 @@ export class HedgedUpstream implements Upstream {
     return Math.min(this.options.maxDelayMs, Math.max(this.options.minDelayMs, delay));
   }
 
-  private call<T>(run: (u: HedgedEndpoint['upstream'], timeoutMs: number, signal: AbortSignal) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  private call<T>(run: (u: EndpointClient, timeoutMs: number, signal: AbortSignal) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const start = this.now();
     const order = this.order(start);
     this.stats.calls++;
     this.tokens = Math.min(BUDGET_BURST, this.tokens + this.options.budget);
     if (order.length === 0) {
       // Every endpoint is out: fail at once rather than wait a deadline; the resolver's breaker takes it from here.
-      return Promise.reject(new CallError('network', 'every endpoint is ejected (failing or slow); probing'));
+      return Promise.reject(new AllEjectedError());
     }
     return new Promise<T>((resolve, reject) => {
       const attempts = new Set<AbortController>();
@@ -164,7 +171,9 @@ export class HedgedUpstream implements Upstream {
         if (!detached) attempts.add(controller);
         const launchedAt = this.now();
         let slow = false;
-        const slowTimer = setTimeout(() => {
+        let over = false;
+        let slowTimer: NodeJS.Timeout | undefined;
+        const onSlow = (): void => {
           slow = true;
           health.slow(this.now());
           if (detached) return;
@@ -179,12 +188,25 @@ export class HedgedUpstream implements Upstream {
           }
           finish();
           reject(new SlowCallError(health.slowCallMs()));
-        }, health.slowCallMs());
-        slowTimer.unref();
+        };
         const endpoint = this.endpoints[i]!;
-        run((again && endpoint.spare) || endpoint.upstream, remaining, controller.signal).then(
+        const client = (again && endpoint.spare) || endpoint.upstream;
+        // The threshold is the endpoint's: it counts once the proxy can send (its own first call loads the HTTP library and the signer).
+        client.ready().then(
+          () => {
+            if (over) return;
+            slowTimer = setTimeout(onSlow, health.slowCallMs());
+            slowTimer.unref();
+          },
+          () => undefined,
+        );
+        const stop = (): void => {
+          over = true;
+          clearTimeout(slowTimer);
+        };
+        run(client, remaining, controller.signal).then(
           (value) => {
-            clearTimeout(slowTimer);
+            stop();
             attempts.delete(controller);
             slowAttempts.delete(controller);
             if (!slow) health.succeeded(this.now() - launchedAt, this.now());
@@ -194,7 +216,7 @@ export class HedgedUpstream implements Upstream {
             resolve(value);
           },
           (err: unknown) => {
-            clearTimeout(slowTimer);
+            stop();
             attempts.delete(controller);
             slowAttempts.delete(controller);
             if (detached) {

@@ -76,14 +76,25 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
         // 100 ms on an idle machine (healthy p99 a few ms); under load, the hedge delay (1.5 x the healthy p95) plus a healthy answer.
         assert.ok(p99 <= Math.max(100, 4 * quantile(healthy, 0.99)), `p99 ${p99.toFixed(1)} ms (max ${times.at(-1)!.toFixed(1)} ms; healthy p99 ${quantile(healthy, 0.99).toFixed(1)} ms; ${JSON.stringify(u.stats)})`);
         assert.ok(times.at(-1)! <= 300 + healthy.at(-1)! + 50, `max ${times.at(-1)!.toFixed(1)} ms: within the hedge cap plus the other's latency`);
-        // Recovered: refreshes find it answering again, it is back in the pool,
-        // and when the other endpoint hangs in turn, it takes the lookups.
+        // Failback: once it recovers, the faster endpoint takes the lookups back within a bounded
+        // time (a refresh once a second finds it; an ejection lasts 250 ms), counted per endpoint.
         await a.set(forward());
-        const before = a.hits;
-        const until = Date.now() + 2500;
-        while (Date.now() < until) await sequential(u, 10);
-        assert.ok(a.hits > before, 'the recovered endpoint was probed');
+        // The other, 150 ms slower now: which endpoint is the faster stays clear on a loaded machine.
+        await b.set(forward(150));
+        const recovered = performance.now();
+        for (;;) {
+          const [a0, b0] = [a.hits, b.hits];
+          await sequential(u, 10);
+          if (a.hits - a0 >= 10 && b.hits - b0 <= 2) break;
+          assert.ok(performance.now() - recovered < 3000, `the recovered endpoint has not taken the lookups back after ${(performance.now() - recovered).toFixed(0)} ms (${JSON.stringify(u.describe())})`);
+        }
+        const [a1, b1] = [a.hits, b.hits];
+        const steady = await sequential(u, 100);
+        // The other gets only refreshes and hedges, both drawn from the budget: its burst (5) and 5 % of 100 calls.
+        assert.ok(a.hits - a1 >= 100 && b.hits - b1 <= 10, `back on the recovered endpoint: ${a.hits - a1} requests there, ${b.hits - b1} on the other`);
+        assert.ok(quantile(steady, 0.5) <= Math.max(20, quantile(healthy, 0.5) * 2), `at its latency: p50 ${quantile(steady, 0.5).toFixed(1)} ms`);
         assert.deepEqual(u.describe().map((e) => e.ejected), [false, false]);
+        // And it is a real failback: when the other endpoint hangs in turn, it takes every lookup.
         await b.set({ kind: 'silent' });
         const fallback = await sequential(u, 30);
         assert.ok(quantile(fallback, 0.9) <= Math.max(100, 3 * quantile(healthy, 0.99)), `back on the recovered endpoint: p90 ${quantile(fallback, 0.9).toFixed(1)} ms`);

@@ -18,6 +18,8 @@ export interface HealthOptions {
 
 const WINDOW = 64;
 const ALPHA = 0.3;
+/** How much a call that lost to another endpoint's answer weighs in the estimate. */
+const LOST_WEIGHT = 0.5;
 /** An estimate older than this is refreshed by a call sent there too (hedged.ts). */
 export const REFRESH_MS = 1000;
 
@@ -70,10 +72,16 @@ export class EndpointHealth {
     return true;
   }
 
-  /** A call here lost to another endpoint's answer after `ms`: it would have taken at least that long. */
+  /**
+   * A call here lost to another endpoint's answer after `ms`: it would have
+   * taken at least that long. Weighed half (more than an answer, being a
+   * lower bound) rather than taken whole: one stuck invocation must not
+   * hand the traffic to a slower endpoint until the next refresh (the
+   * failback test caught that); two or three in a row do.
+   */
   lost(ms: number, now: number): void {
     this.lastSampleAt = now;
-    this.ewma = Math.max(this.ewma ?? 0, ms);
+    this.ewma = this.ewma === undefined ? ms : LOST_WEIGHT * Math.max(ms, this.ewma) + (1 - LOST_WEIGHT) * this.ewma;
     // A probe that lost says nothing either way: the next call probes again.
     this.probing = false;
   }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startRegions, type MultiRegionBackend } from '../lambda/local/regions.js';
+import { META_SK, SK } from '../lambda/store/schema.js';
 import type { AdminClient } from '../proxy/admin/client.js';
 import type { HttpUpstream } from '../proxy/upstream/client.js';
 import { TEST_CREDENTIALS, TEST_ENV, testAdminClient, testReader } from './helpers/backend.js';
@@ -135,6 +136,77 @@ describe('regions: a swap waits for every region, no region answers from half a 
       { numRuns: 4 },
     );
     assert.ok(lookups > 50, `only ${lookups} lookups ran`);
+  });
+});
+
+describe('regions: the collector spares what a lagging region still names', () => {
+  let cloud: MultiRegionBackend;
+  let admin: AdminClient;
+  let far: HttpUpstream;
+
+  before(async () => {
+    cloud = await startRegions({
+      credentials: TEST_CREDENTIALS,
+      regions: 2,
+      delay: { minMs: 0, maxMs: 50 },
+      replicaWait: { timeoutMs: 15_000, pollMs: 20 },
+      collectEveryMs: 0,
+      limits: { graceMs: 200 },
+    });
+    admin = testAdminClient(cloud.home.url);
+    far = testReader(cloud.regions[1]!.url);
+  });
+
+  after(async () => {
+    await admin.close();
+    await far.close();
+    await cloud.close();
+  });
+
+  async function load(n: number): Promise<number> {
+    const b = await admin.begin({ table: TABLE, service: 'alias', owner: 'regions-gc' });
+    await admin.send(TABLE, b.txn, KEYS.map((key, i) => ({ key, value: valueOf(n, key), line: i + 1 })));
+    assert.ok((await admin.validate(TABLE, b.txn, KEYS.length)).ok);
+    await admin.apply(TABLE, b.txn);
+    await admin.commit(TABLE, b.txn);
+    return b.shadow;
+  }
+
+  /** The far region answers every key, from one whole generation: load `n`'s. */
+  async function farAnswers(n: number): Promise<void> {
+    const r = await far.lookup(TABLE, KEYS.map((key) => ({ service: 'alias', key })), 5000);
+    r.results.forEach((res, i) => assert.deepEqual(res, { s: 'found', value: valueOf(n, KEYS[i]!) }, `far region, generation ${r.generation}, ${KEYS[i]}`));
+  }
+
+  async function collectAfterGrace(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await cloud.home.admin.collect(10_000);
+  }
+
+  it('a generation the far region still serves (its META lagging two swaps behind) is not deleted anywhere; once META arrives, it is', async () => {
+    const a = await load(1);
+    await cloud.replicator.drain();
+    await farAnswers(1);
+    // From now on the far region's META lags: entries replicate (applies wait for them), META does not.
+    cloud.replicator.hold = (key) => key[SK]?.S === META_SK;
+    const b = await load(2);
+    const c = await load(3);
+    await cloud.replicator.drain();
+    // At home A is neither active (C) nor kept (B): garbage. The far region still has A active.
+    await collectAfterGrace();
+    for (const region of cloud.regions) {
+      assert.equal(await region.store.countGeneration(TABLE, a, true), KEYS.length, `${region.name} still holds generation ${a} whole`);
+    }
+    await farAnswers(1);
+    // The far region catches up: it names C (and B kept), and A goes.
+    cloud.replicator.release();
+    await cloud.replicator.drain();
+    await farAnswers(3);
+    await collectAfterGrace();
+    await cloud.replicator.drain();
+    for (const region of cloud.regions) assert.equal(await region.store.countGeneration(TABLE, a, true), 0, `${region.name}: generation ${a} collected`);
+    for (const region of cloud.regions) assert.equal(await region.store.countGeneration(TABLE, b, true), KEYS.length, `${region.name}: ${b} kept for rollback`);
+    assert.ok(c > b && b > a);
   });
 });
 

@@ -52,6 +52,13 @@ export class Replicator {
   /** Item copies made so far (per target). */
   copies = 0;
   delay: ReplicationDelay;
+  /**
+   * Items it says yes to are held back until `release()`: a replica lagging
+   * on some items for as long as a test needs (eventual consistency gives
+   * no bound and no order).
+   */
+  hold: ((key: Key) => boolean) | undefined;
+  private held: Key[] = [];
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.home = engineClient(opts.homeEndpoint);
@@ -70,7 +77,15 @@ export class Replicator {
     );
   }
 
-  /** Items noted but not yet copied everywhere. */
+  /** Copies what was held back (each after its usual delay), and holds nothing more. */
+  release(): void {
+    const held = this.held;
+    this.held = [];
+    this.hold = undefined;
+    for (const key of held) this.schedule(key);
+  }
+
+  /** Items noted but not yet copied everywhere (held ones aside). */
   get pending(): number {
     return this.timers.size + this.inFlight.size;
   }
@@ -90,6 +105,10 @@ export class Replicator {
 
   private schedule(key: Key): void {
     if (this.closed) return;
+    if (this.hold?.(key)) {
+      this.held.push(key);
+      return;
+    }
     const { minMs, maxMs } = this.delay;
     const wait = minMs + (this.opts.random ?? Math.random)() * Math.max(0, maxMs - minMs);
     const timer = setTimeout(() => {

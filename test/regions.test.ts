@@ -20,6 +20,18 @@ const KEYS = Array.from({ length: 40 }, (_, i) => `user${i}`);
 /** Every value names the load it came from, so an answer shows which generation it was read from. */
 const valueOf = (load: number, key: string) => `L${load}-${key}`;
 
+/** Two regions, items replicated within `maxDelayMs`, garbage collected only when asked, after `graceMs`. */
+function twoRegions(maxDelayMs: number, graceMs: number): Promise<MultiRegionBackend> {
+  return startRegions({
+    credentials: TEST_CREDENTIALS,
+    regions: 2,
+    delay: { minMs: 0, maxMs: maxDelayMs },
+    replicaWait: { timeoutMs: 15_000, pollMs: 20 },
+    collectEveryMs: 0,
+    limits: { graceMs },
+  });
+}
+
 describe('regions: a swap waits for every region, no region answers from half a generation', () => {
   let cloud: MultiRegionBackend;
   let admin: AdminClient;
@@ -29,14 +41,7 @@ describe('regions: a swap waits for every region, no region answers from half a 
   let loads = 0;
 
   before(async () => {
-    cloud = await startRegions({
-      credentials: TEST_CREDENTIALS,
-      regions: 2,
-      delay: { minMs: 0, maxMs: 150 },
-      replicaWait: { timeoutMs: 15_000, pollMs: 20 },
-      collectEveryMs: 0,
-      limits: { graceMs: 1000 },
-    });
+    cloud = await twoRegions(150, 1000);
     admin = testAdminClient(cloud.home.url);
     readers = cloud.regions.map((r) => testReader(r.url));
   });
@@ -145,14 +150,7 @@ describe('regions: the collector spares what a lagging region still names', () =
   let far: HttpUpstream;
 
   before(async () => {
-    cloud = await startRegions({
-      credentials: TEST_CREDENTIALS,
-      regions: 2,
-      delay: { minMs: 0, maxMs: 50 },
-      replicaWait: { timeoutMs: 15_000, pollMs: 20 },
-      collectEveryMs: 0,
-      limits: { graceMs: 200 },
-    });
+    cloud = await twoRegions(50, 200);
     admin = testAdminClient(cloud.home.url);
     far = testReader(cloud.regions[1]!.url);
   });

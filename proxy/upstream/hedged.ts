@@ -259,22 +259,31 @@ export class HedgedUpstream implements Upstream {
         this.stats.refreshes++;
         launch(stale, true);
       }
+      const hedge = (): void => {
+        if (settled) return;
+        if (this.tokens < 1) {
+          this.stats.denied++;
+          return;
+        }
+        // The next endpoint, or, with one, the same one again on another
+        // connection — unless that one is failing: a hedge is not a retry.
+        const target = this.order(this.now()).find((j) => !tried.has(j)) ?? first;
+        if (this.health[target]!.failing) return;
+        this.tokens -= 1;
+        this.stats.hedges++;
+        launch(target, false, true, tried.has(target));
+      };
+      // Like the slow-call clock, the hedge delay counts once the first call can be sent:
+      // a process's first call, loading the HTTP library and the signer, is not hedged for that.
       if (this.options.budget > 0) {
-        hedgeTimer = setTimeout(() => {
-          if (settled) return;
-          if (this.tokens < 1) {
-            this.stats.denied++;
-            return;
-          }
-          // The next endpoint, or, with one, the same one again on another
-          // connection — unless that one is failing: a hedge is not a retry.
-          const target = this.order(this.now()).find((j) => !tried.has(j)) ?? first;
-          if (this.health[target]!.failing) return;
-          this.tokens -= 1;
-          this.stats.hedges++;
-          launch(target, false, true, tried.has(target));
-        }, this.hedgeDelay(first));
-        hedgeTimer.unref();
+        this.endpoints[first]!.upstream.ready().then(
+          () => {
+            if (settled) return;
+            hedgeTimer = setTimeout(hedge, this.hedgeDelay(first));
+            hedgeTimer.unref();
+          },
+          () => undefined,
+        );
       }
     });
   }

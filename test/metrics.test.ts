@@ -154,7 +154,7 @@ describe('metrics', () => {
     assert.equal(f.endpoints[0]!.ejected, true);
     // The first hung call was hedged (nothing had failed yet), none after: no hedge to a failing endpoint.
     assert.deepEqual(f.hedges, { sent: 2, won: 1, refused: 0 });
-    const r = await runCli(['status', '--admin', backend.url, '--upstream', backend.url, '--metrics', base], TEST_ENV);
+    const r = await runCli(['status', '--admin', backend.url, '--upstream', backend.url, '--proxy', base], TEST_ENV);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`; hedges sent 2, won 1, refused by the budget 0; failovers 0; endpoints us-east-1 EJECTED \\(ejected 1 times, ${f.endpoints[0]!.slowCalls} slow calls\\);`));
   });

@@ -43,8 +43,8 @@ export class RequestSigner {
   }
 
   /** Resolves once the signing library and the credential chain are loaded (a failed load is tried again by the next call). */
-  async ready(): Promise<void> {
-    await this.load();
+  async ready(url: URL): Promise<void> {
+    await this.load(url);
   }
 
   /** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, authorization (and a session token if any). */

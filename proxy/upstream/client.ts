@@ -89,7 +89,7 @@ export class HttpUpstream implements Upstream {
 
   /** Resolves once what the first call loads (HTTP library, signer, credential chain) is loaded. */
   async ready(): Promise<void> {
-    await Promise.all([this.endpoint.signer.ready(), this.endpoint.dispatcher()]);
+    await Promise.all([this.endpoint.signer.ready(this.endpoint.url), this.endpoint.dispatcher()]);
   }
 
   close(): Promise<void> {

@@ -76,7 +76,7 @@ export async function generations(store: Store, body: unknown, gate: ReadGate = 
     v: CONTRACT_VERSION,
     tables: request.tables.map((table, i) => {
       const meta = metas[i];
-      if (meta) return { table, generation: meta.generation, epoch: meta.epoch };
+      if (meta) return { table, generation: meta.generation, epoch: meta.epoch, ...info(meta) };
       return { table, error: refused[i] ?? 'unknown-table' };
     }),
   };

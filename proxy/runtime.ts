@@ -88,8 +88,7 @@ export function createRuntime(config: Config, log: Logger, credentials?: AwsCred
 async function openReplicas(config: Config, upstream: HttpUpstream, resolver: Resolver, log: Logger, metrics: ProxyMetrics | undefined): Promise<Replicas | undefined> {
   try {
     const { Replicas } = await import('./replica/replicas.js');
-    const check = (table: string) => resolver.observed(table, () => upstream.lookup(table, [], config.upstream.deadlineMs));
-    return new Replicas(config, upstream, check, log, metrics, MAX_SET_ENTRIES);
+    return new Replicas(config, upstream, (tables) => resolver.generationsOf(tables), log, metrics, MAX_SET_ENTRIES);
   } catch (err) {
     log.error({ dir: replicaSettings(config).dir, err: (err as Error).message }, 'replica store cannot be opened: every table is served through the cache');
     return undefined;

@@ -35,7 +35,7 @@ describe('a corrupted replica', () => {
   function open(lines: Array<{ msg: string }>): Replicas {
     const config = buildConfig({ upstream: { url: backend.url }, replica: { dir, tables: ['t'] }, cache: { max_staleness_s: 3600 } });
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) });
-    return new Replicas(config, reader, (table) => reader.lookup(table, [], 5000), log);
+    return new Replicas(config, reader, (tables) => reader.generations(tables, 5000).then((r) => r.tables), log);
   }
 
   async function synced(r: Replicas): Promise<void> {

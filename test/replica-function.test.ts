@@ -127,7 +127,7 @@ describe('replica transfers from the function', () => {
 
     const lines: Array<{ msg: string; kind?: string; generation?: number }> = [];
     const config = buildConfig({ upstream: { url: backend.url }, replica: { dir: mkdtempSync(join(tmpdir(), 'cloudtable-replica-')), tables: ['u'] }, cache: { max_staleness_s: 3600 } });
-    const replicas = new Replicas(config, reader, (table) => reader.lookup(table, [], 5000), pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) }));
+    const replicas = new Replicas(config, reader, (tables) => reader.generations(tables, 5000).then((r) => r.tables), pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) }));
     const deadline = Date.now() + 20_000;
     while (replicas.store.record('u')?.generation !== first) {
       assert.ok(Date.now() < deadline, 'replica of the first generation');

@@ -37,7 +37,7 @@ describe('the replica hit path during switches made by another writer', () => {
 
   it('answers from the generation its pointer named until its snapshot is renewed, then from the newest', async () => {
     const config = buildConfig({ upstream: { url: backend.url }, replica: { dir, tables: ['t'] }, cache: { max_staleness_s: 3600 } });
-    const replicas = new Replicas(config, reader, (table) => reader.lookup(table, [], 5000), pino({ level: 'silent' }));
+    const replicas = new Replicas(config, reader, (tables) => reader.generations(tables, 5000).then((r) => r.tables), pino({ level: 'silent' }));
     const deadline = Date.now() + 20_000;
     while (replicas.answer('t', 'string', 'k1')?.kind !== 'found') {
       assert.ok(Date.now() < deadline, 'replica not served');

@@ -2,7 +2,8 @@
 // store: a replica of a table that grew over replica.max_entries is deleted
 // (logged), not left on disk; a served replica whose bytes change on disk
 // after its switch is caught by the periodic verification (replica.verify_s),
-// logged, no longer served, and transferred again.
+// logged, no longer served, and transferred again; the replicas due for a
+// generation check are confirmed together, in one request.
 
 import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -16,7 +17,9 @@ import { buildConfig } from '../proxy/config.js';
 import { Replicas } from '../proxy/replica/replicas.js';
 import { ReplicaStore } from '../proxy/replica/store.js';
 import type { HttpUpstream } from '../proxy/upstream/client.js';
-import { startTestBackend, testReader } from './helpers/backend.js';
+import { GENERATIONS_PATH, LOOKUP_PATH, type GenerationsRequest, type LookupRequest } from '../common/contract/lookup.js';
+import { recordRequests, startTestBackend, testReader } from './helpers/backend.js';
+import { testConfig, testResolver } from './helpers/resolver.js';
 
 const rows = (n: number, tag: string): Array<[string, string]> => Array.from({ length: n }, (_, i) => [`k${i}`, `${tag}-value-${String(i).padStart(6, '0')}`]);
 
@@ -44,7 +47,7 @@ describe('replica upkeep', () => {
   function open(dir: string, lines: Array<{ msg: string }>, replica: Record<string, unknown>): Replicas {
     const config = buildConfig({ upstream: { url: backend.url }, replica: { dir, ...replica }, cache: { max_staleness_s: 0.2 } });
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) });
-    return new Replicas(config, reader, (table) => reader.lookup(table, [], 5000), log);
+    return new Replicas(config, reader, (tables) => reader.generations(tables, 5000).then((r) => r.tables), log);
   }
 
   it('deletes the replica of a table that grew over replica.max_entries, with a log line', async () => {
@@ -94,5 +97,33 @@ describe('replica upkeep', () => {
     const store = new ReplicaStore(dir);
     assert.equal(store.get('kept', store.record('kept')!.slot, 'k1234'), 'g1-value-001234');
     await store.close();
+  });
+
+  it('confirms the replicas due for a check together: one generations request for all of them, from the first check on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloudtable-replica-'));
+    const tables = ['kept', 'grows', 'third'];
+    await replaceTable(backend.store, 'third', rows(10, 'g1'));
+    const log = recordRequests(backend);
+    // As the runtime wires it: the resolver asks, so its answers count for the breaker and the generation rule.
+    const config = testConfig(backend.url, { replica: { dir, tables, max_entries: 1_000_000 }, cache: { max_staleness_s: 0.4 } });
+    const { resolver } = testResolver(config);
+    const replicas = new Replicas(config, reader, (t) => resolver.generationsOf(t), pino({ level: 'silent' }));
+    try {
+      await until('every replica serves', () => tables.every((t) => replicas.answer(t, 'string', 'k1')?.kind === 'found'));
+      const synced = log.paths.length;
+      await new Promise((r) => setTimeout(r, 1500)); // checks fall due every 200 ms
+      const checks = log.paths.map((path, i) => ({ path, body: log.bodies[i]! }));
+      const together = checks.filter((c) => c.path === GENERATIONS_PATH).map((c) => (JSON.parse(c.body) as GenerationsRequest).tables.toSorted());
+      const single = checks.filter((c) => c.path === LOOKUP_PATH && (JSON.parse(c.body) as LookupRequest).queries.length === 0);
+      assert.equal(single.length, 0, 'no table checked on its own');
+      assert.ok(together.length >= 1, 'the first check asked the three tables in one request');
+      assert.deepEqual(together[0], tables.toSorted());
+      const later = together.slice(checks.slice(0, synced).filter((c) => c.path === GENERATIONS_PATH).length);
+      assert.ok(later.length >= 3 && later.length <= 9, `${later.length} checks in 1.5 s, due every 200 ms`);
+      for (const t of later) assert.deepEqual(t, tables.toSorted(), 'every check asks every table due');
+    } finally {
+      await replicas.close();
+      await resolver.close();
+    }
   });
 });

@@ -383,8 +383,12 @@ export interface GenerationsRequest {
   tables: string[];
 }
 
-/** One table's answer: its generation (and epoch), or why there is none (`unknown-table`, or a refusal such as `forbidden`). */
-export type TableGenerationResult = { table: string; generation: number; epoch?: number } | { table: string; error: string };
+/**
+ * One table's answer: its generation (and epoch, entry count and digest, as
+ * in LookupResponse: replicas are confirmed by them), or why there is none
+ * (`unknown-table`, or a refusal such as `forbidden`).
+ */
+export type TableGenerationResult = { table: string; generation: number; epoch?: number; count?: number; digest?: string } | { table: string; error: string };
 
 export interface GenerationsResponse {
   v: typeof CONTRACT_VERSION;
@@ -419,7 +423,7 @@ export function parseGenerationsResponse(body: unknown, expected: readonly strin
     const { generation } = r;
     if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) throw new Error(`tables[${i}].generation is not a non-negative integer`);
     const epoch = parseEpoch(r);
-    return { table: expected[i]!, generation, ...(epoch !== undefined && { epoch }) };
+    return { table: expected[i]!, generation, ...(epoch !== undefined && { epoch }), ...parseGenerationInfo(r) };
   });
   return { v: CONTRACT_VERSION, tables: out };
 }

@@ -1,14 +1,15 @@
 // The replicas of one process: which tables are answered from the host's
 // replica store, the synchronous answers themselves, and the upkeep — the
-// generation checked every half of cache.max_staleness (skipped when another
-// process of the host confirmed it lately), a new generation transferred at
+// generation checked every half of cache.max_staleness (the tables due
+// together in one request; skipped when another process of the host
+// confirmed it lately), a new generation transferred at
 // once (one process at a time, under the store's lease), verification at
 // first use, and expiry: a replica the function has not confirmed for
 // replica.expire_s answers error (smtpd `error`, socketmap TEMP) until the
 // function confirms it again; it is never served stale forever, and it does
 // not fall back on answers the cache may still hold.
 
-import type { Service } from '../../common/contract/lookup.js';
+import type { Service, TableGenerationResult } from '../../common/contract/lookup.js';
 import type { Config, ReplicaTables } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
@@ -31,8 +32,12 @@ const LEASE_MS = 30_000;
 /** Share of expire_s after which an unconfirmed replica is logged as nearing expiry. */
 const NEAR_EXPIRY = 0.75;
 
-/** What asks the function for a table's generation (the resolver, so its answer counts for the breaker too). */
-export type GenerationCheck = (table: string) => Promise<{ generation: number; epoch?: number; count?: number; digest?: string }>;
+/**
+ * What asks the function for the generations of tables, in one request when
+ * there are several (the resolver, so its answer counts for the breaker too):
+ * one answer per table, in order; throws when the request failed as a whole.
+ */
+export type GenerationCheck = (tables: string[]) => Promise<TableGenerationResult[]>;
 
 interface TableState {
   table: string;
@@ -67,6 +72,8 @@ export class Replicas {
   readonly store: ReplicaStore;
   private readonly view: ReadView;
   private readonly states = new Map<string, TableState>();
+  /** Tables to check on this turn's microtask (checkSoon). */
+  private readonly soon: TableState[] = [];
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private readonly tables: ReplicaTables;
@@ -155,7 +162,7 @@ export class Replicas {
     st.verified = false;
     this.view.release();
     this.verify(st);
-    await this.refresh(st);
+    await this.refresh([st]);
   }
 
   status(): ReplicaStatus[] {
@@ -234,8 +241,14 @@ export class Replicas {
     st = { table, wanted, verified: false, confirmedAt: this.store.confirmedAt(table) ?? 0, checking: false, sets: new Map(), nearExpiryLogged: false, expiredLogged: false };
     this.states.set(table, st);
     // A table first seen in a lookup is checked (and transferred) at once.
-    if (wanted && !this.closed) queueMicrotask(() => void this.refresh(st));
+    if (wanted) this.checkSoon(st);
     return st;
+  }
+
+  /** Checks `st` on this turn's microtask, with every other table asked in the same turn: one request for all of them. */
+  private checkSoon(st: TableState): void {
+    if (this.closed) return;
+    if (this.soon.push(st) === 1) queueMicrotask(() => void this.refresh(this.soon.splice(0)));
   }
 
   /**
@@ -264,7 +277,7 @@ export class Replicas {
     if (now?.digest === rec.digest && now.generation === rec.generation) this.store.drop(st.table);
     this.view.release();
     st.sets.clear();
-    if (!this.closed) queueMicrotask(() => void this.refresh(st));
+    this.checkSoon(st);
   }
 
   /**
@@ -293,13 +306,15 @@ export class Replicas {
     const now = Date.now();
     this.view.releaseIfIdle(now);
     const half = this.config.cache.maxStalenessMs / 2;
+    const due: TableState[] = [];
     for (const st of this.states.values()) {
       if (!st.wanted) continue;
       st.confirmedAt = Math.max(st.confirmedAt, this.store.confirmedAt(st.table) ?? 0);
       this.watchExpiry(st, now);
-      if (now - st.confirmedAt >= half && !st.checking) void this.refresh(st);
+      if (now - st.confirmedAt >= half && !st.checking) due.push(st);
       else if (this.dueForVerification(st, now)) void this.reverify(st);
     }
+    if (due.length > 0) void this.refresh(due);
   }
 
   private dueForVerification(st: TableState, now: number): boolean {
@@ -323,13 +338,32 @@ export class Replicas {
     }
   }
 
-  /** Asks the function for the generation; confirms the replica, or transfers the new one. */
-  private async refresh(st: TableState): Promise<void> {
-    if (st.checking || this.closed) return;
-    st.checking = true;
+  /** Asks the function for the generations of `states`' tables, in one request; confirms each replica, or transfers the new generation. */
+  private async refresh(states: TableState[]): Promise<void> {
+    const asked = states.filter((st) => !st.checking);
+    if (asked.length === 0 || this.closed) return;
+    for (const st of asked) st.checking = true;
     try {
       const sentAt = Date.now();
-      const active = await this.check(st.table);
+      let answers: TableGenerationResult[];
+      try {
+        answers = await this.check(asked.map((st) => st.table));
+      } catch (err) {
+        this.failed(asked.length === 1 ? asked[0]!.table : undefined, err);
+        return;
+      }
+      const byTable = new Map(answers.map((a) => [a.table, a]));
+      await Promise.all(asked.map((st) => this.settle(st, byTable.get(st.table), sentAt)));
+    } finally {
+      for (const st of asked) st.checking = false;
+    }
+  }
+
+  /** One table's answer to a generation check: the replica confirmed, deleted (grown too large) or replaced by the new generation. */
+  private async settle(st: TableState, active: TableGenerationResult | undefined, sentAt: number): Promise<void> {
+    // A table the function could not answer was logged where the request was made; the next tick asks again.
+    if (active === undefined || 'error' in active || this.closed) return;
+    try {
       const rec = this.store.record(st.table);
       if (this.tables === 'auto' && this.config.tables[st.table]?.replica === undefined && (active.count ?? Infinity) > this.config.replica.maxEntries) {
         st.wanted = false;
@@ -345,12 +379,14 @@ export class Replicas {
       }
       await this.sync(st, active);
     } catch (err) {
-      // Logged by the resolver when the function failed; a transfer's own failure is logged here.
-      if (!(err instanceof CallError) && !(err instanceof Error && /circuit open/.test(err.message))) {
-        this.log.warn({ table: st.table, err: (err as Error).message }, 'replica sync failed; the replica in use (if any) is still served');
-      }
-    } finally {
-      st.checking = false;
+      this.failed(st.table, err);
+    }
+  }
+
+  /** Logged by the resolver when the function failed; a transfer's own failure is logged here. */
+  private failed(table: string | undefined, err: unknown): void {
+    if (!(err instanceof CallError) && !(err instanceof Error && /circuit open/.test(err.message))) {
+      this.log.warn({ ...(table !== undefined && { table }), err: (err as Error).message }, 'replica sync failed; the replica in use (if any) is still served');
     }
   }
 

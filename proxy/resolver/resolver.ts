@@ -2,7 +2,7 @@
 // batching, deadlines, breaker, generation rules); every lookup settles by
 // its deadline and a failure is never "not found".
 
-import { LIMITS, type LookupQuery, type Service } from '../../common/contract/lookup.js';
+import { LIMITS, type LookupQuery, type Service, type TableGenerationResult } from '../../common/contract/lookup.js';
 import { SERVICE_FACTS } from '../../common/smtpd/services.js';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config.js';
@@ -419,17 +419,22 @@ export class Resolver {
     if (!due) return;
     for (const h of soon) h.checking = true;
     const tables = soon.map((h) => h.name);
-    const check = tables.length > 1 && this.checkTogether && this.upstream.generations ? this.checkGenerations(tables) : Promise.all(tables.map((t) => this.checkGeneration(t)));
     // A failure is logged and counted where it happens; the next tick tries again.
-    check.catch(() => undefined).finally(() => soon.forEach((h) => (h.checking = false)));
+    this.generationsOf(tables).catch(() => undefined).finally(() => soon.forEach((h) => (h.checking = false)));
   }
 
   /**
-   * One generations request for `tables` (in chunks of the contract's
-   * limit): each answer is taken as a lookup's would be. A function that
-   * predates the request is asked one table at a time from then on.
+   * The active generation of each of `tables` (with its count and digest),
+   * each taken as a lookup's answer would be: one generations request (in
+   * chunks of the contract's limit) for several tables, a generation-only
+   * lookup for one. A function that predates the generations request is
+   * asked one table at a time from then on. A table the function could not
+   * answer is returned with the cause (logged and counted here); throws
+   * only when a whole request failed.
    */
-  private async checkGenerations(tables: string[]): Promise<void> {
+  async generationsOf(tables: string[]): Promise<TableGenerationResult[]> {
+    if (tables.length < 2 || !this.checkTogether || !this.upstream.generations) return this.oneByOne(tables);
+    const out: TableGenerationResult[] = [];
     for (let i = 0; i < tables.length; i += LIMITS.maxQueries) {
       const chunk = tables.slice(i, i + LIMITS.maxQueries);
       const seq = this.batcher.nextSeq();
@@ -443,8 +448,8 @@ export class Resolver {
           this.observer.requestDone(GENERATIONS_LABEL, err.code, this.clock.monotonic() - started);
           this.checkTogether = false;
           this.log.info({ tables: tables.length }, 'the function has no generations request (an older version): tables are checked one at a time');
-          await Promise.all(tables.slice(i).map((t) => this.checkGeneration(t)));
-          return;
+          out.push(...(await this.oneByOne(tables.slice(i))));
+          return out;
         }
         this.upstreamFailed(GENERATIONS_LABEL, err, this.clock.monotonic() - started, 0);
         throw err;
@@ -457,7 +462,24 @@ export class Resolver {
         if ('generation' in r) this.observeGeneration(r.table, r.generation, r.epoch, seq, this.clock.now() - ms);
         else this.log.warn({ table: r.table, cause: r.error }, 'generation check: the function has no generation of this table to give');
       }
+      out.push(...res.tables);
     }
+    return out;
+  }
+
+  /** A generation-only lookup per table; a table's failure (logged and counted by observed()) is its answer, not the others'. */
+  private oneByOne(tables: string[]): Promise<TableGenerationResult[]> {
+    return Promise.all(
+      tables.map(async (table): Promise<TableGenerationResult> => {
+        try {
+          const { generation, epoch, count, digest } = await this.observed(table, () => this.upstream.lookup(table, [], this.config.upstream.deadlineMs));
+          return { table, generation, ...(epoch !== undefined && { epoch }), ...(count !== undefined && { count }), ...(digest !== undefined && { digest }) };
+        } catch (err) {
+          if (tables.length === 1) throw err;
+          return { table, error: err instanceof CallError && err.functionCode ? err.functionCode : failureKind(err) };
+        }
+      }),
+    );
   }
 
   /** Recovery probe while the circuit is open: a generation-only request. */

@@ -68,6 +68,10 @@ export class DeferredReplicas {
     return this.open_?.answer(table, service, key);
   }
 
+  serving(table: string): boolean {
+    return this.open_?.serving(table) ?? false;
+  }
+
   set(table: string, what: Listing): EntrySet | undefined {
     return this.open_?.set(table, what);
   }

@@ -194,6 +194,11 @@ export class Replicas {
     await this.store.close();
   }
 
+  /** Whether `table` is answered from its replica here now (served, or expired and answering errors): its upkeep confirms it. */
+  serving(table: string): boolean {
+    return this.states.get(table)?.wanted === true && this.served(table).kind !== 'none';
+  }
+
   /** What `table` serves now: from the view while its snapshot serves, else looked up. */
   private served(table: string): Served {
     const now = Date.now();
@@ -247,7 +252,7 @@ export class Replicas {
 
   /** Checks `st` on this turn's microtask, with every other table asked in the same turn: one request for all of them. */
   private checkSoon(st: TableState): void {
-    if (this.closed) return;
+    if (this.closed || this.soon.includes(st)) return;
     if (this.soon.push(st) === 1) queueMicrotask(() => void this.refresh(this.soon.splice(0)));
   }
 
@@ -340,7 +345,7 @@ export class Replicas {
 
   /** Asks the function for the generations of `states`' tables, in one request; confirms each replica, or transfers the new generation. */
   private async refresh(states: TableState[]): Promise<void> {
-    const asked = states.filter((st) => !st.checking);
+    const asked = [...new Set(states)].filter((st) => !st.checking);
     if (asked.length === 0 || this.closed) return;
     for (const st of asked) st.checking = true;
     try {

@@ -27,6 +27,8 @@ const OLDER_ANSWER_RETRIES = 2;
  */
 export interface LocalTables {
   answer(table: string, service: Service, key: string): Answer | undefined;
+  /** Whether `table` is answered there now: its upkeep confirms its generation, so the cache path's background check leaves it alone. */
+  serving(table: string): boolean;
 }
 
 
@@ -411,7 +413,7 @@ export class Resolver {
     const soon: TableHandle[] = [];
     let due = false;
     for (const h of this.handles) {
-      if (now - h.usedAt > inUse || h.checking) continue;
+      if (now - h.usedAt > inUse || h.checking || this.local?.serving(h.name)) continue;
       const age = now - h.generation.confirmedAt;
       if (age >= half) due = true;
       if (age >= half - this.pollMs) soon.push(h);

@@ -11,6 +11,7 @@ import { route } from '../lambda/function-url.js';
 import type { Backend } from '../lambda/local/backend.js';
 import { replaceTable } from '../lambda/store/replace.js';
 import { CallError } from '../proxy/http/call-error.js';
+import { refusedPort } from './helpers/fault-servers.js';
 import { recordRequests, startTestBackend, testReader, type RequestLog } from './helpers/backend.js';
 import { sleep, testConfig, testResolver, type CountingUpstream } from './helpers/resolver.js';
 
@@ -151,5 +152,22 @@ describe('generation checks against a function that predates the generations req
     assert.ok(single.filter((t) => t === 't1').length >= 2 && single.filter((t) => t === 't2').length >= 2, `checked one at a time: ${single.join(' ')}`);
     assert.equal((await resolver.lookup('t1', 'alias', 'a')).kind, 'found');
     await closed(resolver);
+  });
+});
+
+describe('generation checks while the circuit is open', () => {
+  it('sends none: the replicas ask through the resolver, and only its probe reaches a function that is down', async () => {
+    const url = `http://127.0.0.1:${await refusedPort()}`;
+    const { resolver, upstream } = testResolver(testConfig(url, { breaker: { failures: 1, probe_interval_ms: 60_000 } }));
+    try {
+      assert.equal((await resolver.lookup('t1', 'string', 'a')).kind, 'error');
+      assert.ok(resolver.circuitOpen);
+      const sent = mark(upstream);
+      await assert.rejects(resolver.generationsOf(['t1', 't2']), /circuit open/);
+      await assert.rejects(resolver.generationsOf(['t1']), /circuit open/);
+      assert.equal(sentChecks(upstream, sent), 0);
+    } finally {
+      await resolver.close();
+    }
   });
 });

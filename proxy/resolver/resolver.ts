@@ -435,6 +435,7 @@ export class Resolver {
    * only when a whole request failed.
    */
   async generationsOf(tables: string[]): Promise<TableGenerationResult[]> {
+    if (this.breaker.open) throw new Error('upstream unavailable (circuit open)'); // the breaker's probe finds out when the function is back
     if (tables.length < 2 || !this.checkTogether || !this.upstream.generations) return this.oneByOne(tables);
     const out: TableGenerationResult[] = [];
     for (let i = 0; i < tables.length; i += LIMITS.maxQueries) {

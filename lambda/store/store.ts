@@ -249,13 +249,15 @@ export class Store {
     return { entries: items.map((i): [string, string] => [i[SK]?.S ?? '', i.v?.S ?? '']), next };
   }
 
+  /** The part of a Query that names one partition. */
+  private partition(pk: string): { TableName: string; KeyConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, { S: string }> } {
+    return { TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': PK }, ExpressionAttributeValues: { ':pk': { S: pk } } };
+  }
+
   private async queryPage(pk: string, opts: PageOptions): Promise<{ items: Item[]; next: string | undefined }> {
     const out = await this.client.send(
       new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': PK },
-        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ...this.partition(pk),
         ...(opts.limit !== undefined && { Limit: opts.limit }),
         ...(opts.startKey !== undefined && { ExclusiveStartKey: { [PK]: { S: pk }, [SK]: { S: opts.startKey } } }),
         ConsistentRead: true,
@@ -321,10 +323,7 @@ export class Store {
     do {
       const out = await this.client.send(
         new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ...this.partition(pk),
           ...(o.count && { Select: 'COUNT' as const }),
           ConsistentRead: o.consistent,
           ReturnConsumedCapacity: 'TOTAL',
@@ -370,10 +369,8 @@ export class Store {
       if (Date.now() >= deadline) return { deleted, done: false };
       const out = await this.client.send(
         new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
+          ...this.partition(pk),
           ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': { S: pk } },
           ProjectionExpression: '#pk, #sk',
           Limit: 500,
           ReturnConsumedCapacity: 'TOTAL',

@@ -345,7 +345,7 @@ export class Replicas {
 
   /** Asks the function for the generations of `states`' tables, in one request; confirms each replica, or transfers the new generation. */
   private async refresh(states: TableState[]): Promise<void> {
-    const asked = [...new Set(states)].filter((st) => !st.checking);
+    const asked = states.filter((st) => !st.checking);
     if (asked.length === 0 || this.closed) return;
     for (const st of asked) st.checking = true;
     try {

@@ -104,6 +104,35 @@ describe('hedging: several endpoints, hedged misses, ejection, slow calls', () =
     });
   }
 
+  it('failback does not depend on the hedge budget: with hedging off (0 %), an endpoint ejected for a long outage is probed once its ejection ends, and takes the lookups back once it recovers', async () => {
+    await a.set(forward());
+    await b.set(forward(40));
+    const u = createHedgedUpstream(
+      buildConfig({ upstream: { endpoints: [a.url, b.url].map((url, i) => ({ url, region: `local-${i + 1}` })), deadline_ms: 5000, hedge_budget_percent: 0 } }),
+      credentials,
+    );
+    try {
+      await sequential(u, 30);
+      // Failing, for longer than the first burst of refreshes lasts (5 tokens, one refresh a second, none ever added).
+      await a.set({ kind: 'http', handle: (_req, _body, res) => res.writeHead(503).end('{"v":1,"error":"store-unavailable","message":"down"}') });
+      const outage = performance.now();
+      while (u.stats.refreshes < 6 && performance.now() - outage < 7000) await sequential(u, 5);
+      assert.equal(u.describe()[0]!.ejected, true, JSON.stringify(u.describe()));
+      await a.set(forward());
+      await b.set(forward(150));
+      const recovered = performance.now();
+      for (;;) {
+        const a0 = a.hits;
+        await sequential(u, 5);
+        if (a.hits - a0 >= 5) break;
+        assert.ok(performance.now() - recovered < 3000, `the recovered endpoint has not taken the lookups back after ${(performance.now() - recovered).toFixed(0)} ms (${JSON.stringify(u.describe())})`);
+      }
+      assert.equal(u.stats.hedges, 0);
+    } finally {
+      await u.close();
+    }
+  });
+
   it('one endpoint, one stuck request among many: hedged to another connection; hedges stay within the 5 % budget', async () => {
     let n = 0;
     const stuck = new Set([100, 250]);

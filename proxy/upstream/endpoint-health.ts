@@ -20,8 +20,14 @@ const WINDOW = 64;
 const ALPHA = 0.3;
 /** How much a call that lost to another endpoint's answer weighs in the estimate. */
 const LOST_WEIGHT = 0.5;
-/** An estimate older than this is refreshed by a call sent there too (hedged.ts). */
+/** An estimate older than this is refreshed by a call sent there too, within the hedge budget (hedged.ts). */
 export const REFRESH_MS = 1000;
+/**
+ * An estimate older than this is refreshed outside the budget: with the
+ * budget spent or set to 0, an endpoint that fell behind would otherwise
+ * never be asked again. One call per endpoint per 30 s costs nothing.
+ */
+export const REFRESH_MAX_MS = 30_000;
 
 export class EndpointHealth {
   private readonly latencies: number[] = [];
@@ -56,6 +62,11 @@ export class EndpointHealth {
     return this.ejectedUntil !== 0;
   }
 
+  /** Ejected, its time up, and no probe in flight: the next call here is its probe. */
+  probeDue(now: number): boolean {
+    return this.ejectedUntil !== 0 && now >= this.ejectedUntil && !this.probing;
+  }
+
   /** A call starts; returns whether it is the probe of an ejected endpoint. */
   started(now: number): boolean {
     if (this.ejectedUntil !== 0 && now >= this.ejectedUntil) {
@@ -65,11 +76,20 @@ export class EndpointHealth {
     return false;
   }
 
-  /** Whether the latency estimate is old enough to be refreshed; marks it as being refreshed. */
-  refreshDue(now: number): boolean {
-    if (now - this.lastSampleAt < REFRESH_MS) return false;
+  /**
+   * Whether the latency estimate is old enough to be refreshed: `budget`
+   * (a hedge token pays for it) once it is REFRESH_MS old, `overdue` once it
+   * is REFRESH_MAX_MS old, whatever the budget holds.
+   */
+  refreshDue(now: number, tokens: boolean): 'budget' | 'overdue' | undefined {
+    const age = now - this.lastSampleAt;
+    if (age >= REFRESH_MAX_MS) return 'overdue';
+    return tokens && age >= REFRESH_MS ? 'budget' : undefined;
+  }
+
+  /** A refresh was sent: the next is due an interval from now. */
+  refreshing(now: number): void {
     this.lastSampleAt = now;
-    return true;
   }
 
   /**

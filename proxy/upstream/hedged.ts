@@ -251,13 +251,27 @@ export class HedgedUpstream implements Upstream {
 
       const first = order[0]!;
       launch(first);
-      // Another endpoint whose estimate is old gets the same call now, within the budget:
-      // that is how a recovered endpoint is found faster again (failback).
-      const stale = order.find((j) => j !== first && this.health[j]!.refreshDue(start));
-      if (stale !== undefined && this.tokens >= 1) {
-        this.tokens -= 1;
+      // An ejected endpoint whose time is up gets the same call now, outside
+      // the budget: its failures left its estimate behind the others', so
+      // only a probe can bring it back, and a budget spent on hedges during
+      // the outage (or a budget of 0) must not keep it out. One probe per
+      // ejection period at most: a failed probe ejects it again.
+      const probe = order.find((j) => j !== first && this.health[j]!.probeDue(start));
+      if (probe !== undefined) {
         this.stats.refreshes++;
-        launch(stale, true);
+        launch(probe, true);
+      } else {
+        // Another endpoint whose estimate is old gets the same call now, within the budget
+        // (or outside it, rarely, once overdue): that is how an endpoint that got faster is found again.
+        for (const j of order) {
+          const due = j === first ? undefined : this.health[j]!.refreshDue(start, this.tokens >= 1);
+          if (due === undefined) continue;
+          if (due === 'budget') this.tokens -= 1;
+          this.health[j]!.refreshing(start);
+          this.stats.refreshes++;
+          launch(j, true);
+          break;
+        }
       }
       const hedge = (): void => {
         if (settled) return;

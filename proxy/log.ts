@@ -39,8 +39,31 @@ function createPino(level: string, name: string): { log: Pino; flushSync: () => 
   // Loaded here, at the first line that passes the level: pino with its
   // transport machinery costs a table process about 25 ms of start and
   // 2 MiB; an idle one logs one line, after its handshake.
-  const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
-  const destination = pino.destination({ fd: 2, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  const require = createRequire(import.meta.url);
+  const { pino } = require('pino') as typeof import('pino');
+  // pino's own destination, sonic-boom, in the major that gives up on a
+  // closed stderr: 4.x (pino's) retries a write that failed with EPIPE every
+  // 100 ms forever, so a table process whose stderr reader had gone (smtpd
+  // -d piped into a pager that quit) never exited at smtpd's EOF.
+  const { SonicBoom } = require('sonic-boom') as typeof import('sonic-boom');
+  const boom = new SonicBoom({ fd: 2, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  let gone = false;
+  // stderr closed or failing: what would be logged has nowhere to go, and that is no reason to stop answering.
+  boom.on('error', () => {
+    gone = true;
+  });
+  const destination = {
+    write: (line: string): boolean => gone || boom.write(line),
+    flush: (cb?: (err?: Error) => void): void => (gone ? cb?.() : boom.flush(cb)),
+  };
+  const flushSync = (): void => {
+    if (gone) return;
+    try {
+      boom.flushSync();
+    } catch {
+      gone = true;
+    }
+  };
   const log = pino(
     {
       name,
@@ -54,7 +77,7 @@ function createPino(level: string, name: string): { log: Pino; flushSync: () => 
     },
     destination,
   );
-  return { log, flushSync: () => destination.flushSync() };
+  return { log, flushSync };
 }
 
 /**

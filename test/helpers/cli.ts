@@ -17,13 +17,14 @@ export const CLI = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('
  */
 let configHome: string | undefined;
 
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+/** `stderr`: a file descriptor for the child's stderr instead of a pipe to the test (then `child.stderr` is null). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, stderr?: number): ChildProcessWithoutNullStreams {
   configHome ??= mkdtempSync(join(tmpdir(), 'cloudtable-config-home-'));
   return spawn(CLI[0], [...CLI.slice(1), ...args], {
     cwd: ROOT,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', XDG_CONFIG_HOME: configHome, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    stdio: ['pipe', 'pipe', stderr ?? 'pipe'],
+  }) as ChildProcessWithoutNullStreams;
 }
 
 /** Resolves with the exit code (or signal name) of a child. */

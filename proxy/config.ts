@@ -88,6 +88,8 @@ export interface ReplicaConfig {
   expireMs: number;
   /** A served replica is verified whole again this often, by one process of the host at a time; 0: only at opening. */
   verifyMs: number;
+  /** Entries of each replicated table a process keeps once read (replica/hot-entries.ts); 0: none. */
+  hotEntries: number;
 }
 
 export type ReplicaTables = 'auto' | 'none' | string[];

@@ -72,27 +72,31 @@ describe('replica upkeep', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cloudtable-replica-'));
     const lines: Array<{ msg: string }> = [];
     const replicas = open(dir, lines, { tables: ['kept'], verify_s: 0.3 });
-    await until('the replica serves', () => replicas.answer('kept', 'string', 'k1234')?.kind === 'found');
-    await until('verified again once', () => lines.some((l) => l.msg === 'replica verified again'));
+    try {
+      // Another key than the one changed below: a value this process has read is kept in its memory (replica/hot-entries.ts).
+      await until('the replica serves', () => replicas.answer('kept', 'string', 'k1')?.kind === 'found');
+      await until('verified again once', () => lines.some((l) => l.msg === 'replica verified again'));
 
-    // Served and verified: now a byte of one value changes in the file.
-    const path = join(dir, 'replicas.mdb');
-    const at = readFileSync(path).indexOf('g1-value-001234');
-    assert.ok(at > 0);
-    const fd = openSync(path, 'r+');
-    writeSync(fd, 'X', at + 14);
-    closeSync(fd);
-    const corrupted = replicas.answer('kept', 'string', 'k1234');
-    assert.deepEqual(corrupted?.kind === 'found' && corrupted.value, 'g1-value-00123X', 'the change is visible to readers (LMDB reads the file mapped)');
+      // Served and verified: now a byte of one value changes in the file.
+      const path = join(dir, 'replicas.mdb');
+      const at = readFileSync(path).indexOf('g1-value-001234');
+      assert.ok(at > 0);
+      const fd = openSync(path, 'r+');
+      writeSync(fd, 'X', at + 14);
+      closeSync(fd);
+      const corrupted = replicas.answer('kept', 'string', 'k1234');
+      assert.deepEqual(corrupted?.kind === 'found' && corrupted.value, 'g1-value-00123X', 'the change is visible to readers (LMDB reads the file mapped)');
 
-    await until('the periodic verification catches it', () => lines.some((l) => /replica failed verification/.test(l.msg)));
-    await until('transferred again', () => {
-      const a = replicas.answer('kept', 'string', 'k1234');
-      return a?.kind === 'found' && a.value === 'g1-value-001234';
-    });
-    const errorLine = lines.find((l) => /replica failed verification/.test(l.msg)) as { reason?: string } | undefined;
-    assert.match(errorLine?.reason ?? '', /digest/);
-    await replicas.close();
+      await until('the periodic verification catches it', () => lines.some((l) => /replica failed verification/.test(l.msg)));
+      await until('transferred again', () => {
+        const a = replicas.answer('kept', 'string', 'k1234');
+        return a?.kind === 'found' && a.value === 'g1-value-001234';
+      });
+      const errorLine = lines.find((l) => /replica failed verification/.test(l.msg)) as { reason?: string } | undefined;
+      assert.match(errorLine?.reason ?? '', /digest/);
+    } finally {
+      await replicas.close();
+    }
     // Another process of the host sees the good copy.
     const store = new ReplicaStore(dir);
     assert.equal(store.get('kept', store.record('kept')!.slot, 'k1234'), 'g1-value-001234');

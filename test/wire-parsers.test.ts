@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { SERVICES } from '../common/contract/lookup.js';
 import { parseConfigLine, parseRequest } from '../proxy/smtpd/protocol.js';
 import { NetstringReader, netstring, type Frame } from '../proxy/sockmap/netstring.js';
 
@@ -107,6 +108,60 @@ describe('smtpd request parser', () => {
     assert.deepEqual(parseRequest('table|0.1|1|t|lookup|alias'), { ok: false, reason: 'malformed lookup request' });
     assert.deepEqual(parseRequest('table|0.1|1|t|frobnicate|x'), { ok: false, reason: 'unknown operation frobnicate' });
     assert.deepEqual(parseRequest('table|0.1|1|t|update|'), { ok: false, reason: 'malformed update id' });
+  });
+
+  it('property: any line parses as the plain reading of the protocol says (fields split at the first bars, the key keeping the rest)', () => {
+    // The obvious reading, written for clarity, not speed: the parser must agree with it on every line.
+    const expected = (line: string): unknown => {
+      const f = line.split('|');
+      if (f[0] !== 'table' || f.length < 6) return { ok: false, reason: 'not a table request' };
+      const [, version, , table, op] = f as [string, string, string, string, string];
+      if (version !== '0.1') return { ok: false, reason: `unsupported protocol version ${version}` };
+      const isId = (id: string) => /^[0-9A-Za-z]{1,32}$/.test(id);
+      const services = new Set<string>(SERVICES);
+      if (op === 'update') {
+        const id = f.slice(5).join('|');
+        return isId(id) ? { ok: true, request: { op, id, table } } : { ok: false, reason: 'malformed update id' };
+      }
+      if (op === 'fetch') {
+        if (f.length < 7) return { ok: false, reason: 'malformed fetch request' };
+        const [service, id] = [f[5]!, f.slice(6).join('|')];
+        if (!isId(id)) return { ok: false, reason: 'malformed fetch id' };
+        if (!services.has(service)) return { ok: false, reason: `unknown service ${service}`, op, id };
+        return { ok: true, request: { op, id, table, service } };
+      }
+      if (op === 'check' || op === 'lookup') {
+        if (f.length < 8) return { ok: false, reason: `malformed ${op} request` };
+        const [service, id, key] = [f[5]!, f[6]!, f.slice(7).join('|')];
+        if (!isId(id)) return { ok: false, reason: `malformed ${op} id` };
+        if (!services.has(service)) return { ok: false, reason: `unknown service ${service}`, op, id };
+        return { ok: true, request: { op, id, table, service, key } };
+      }
+      return { ok: false, reason: `unknown operation ${op}` };
+    };
+    const field = fc.oneof(fc.constantFrom('table', '0.1', '', 'lookup', 'update', 'alias', 'x y', 'Ω'), fc.string({ maxLength: 6 }));
+    const id = fc.oneof(fc.constantFrom('0000000a', 'f'.repeat(32), 'f'.repeat(33), '', 'a-b', 'A_z', 'Ω', 'a[', '@', '`z', '/0', ':9', ' a'), fc.stringMatching(/^[0-9A-Za-z]{1,33}$/));
+    // Lines shaped like requests (each field drawn near its boundaries, cut short at any field), and lines of anything.
+    const shaped = fc
+      .tuple(
+        // Mostly valid, so that the later fields are reached.
+        fc.constantFrom('table', 'table', 'table', 'tables'),
+        fc.constantFrom('0.1', '0.1', '0.1', '0.2', ''),
+        fc.constantFrom('1700000000.1', ''),
+        fc.constantFrom('aliases', ''),
+        fc.constantFrom('lookup', 'check', 'fetch', 'update', 'frob', ''),
+        fc.constantFrom('alias', 'auth', 'relayhost', 'relayhost', 'nosuch', ''),
+        id,
+        fc.string({ maxLength: 8 }),
+        fc.oneof(fc.constant(8), fc.integer({ min: 1, max: 8 })),
+      )
+      .map(([...f]) => f.slice(0, f.pop() as number).join('|'));
+    fc.assert(
+      fc.property(fc.oneof(shaped, fc.array(field, { maxLength: 10 }).map((f) => f.join('|'))), (line) => {
+        assert.deepEqual(parseRequest(line), expected(line), line);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('parses the handshake lines', () => {

@@ -10,14 +10,19 @@
 // (an LMDB transaction cannot read a database opened after its start).
 
 import type { Database } from 'lmdb';
+import type { Answer } from '../resolver/answer.js';
+import type { HotEntries } from './hot-entries.js';
 import type { ReadAt, ReplicaStore, Slot } from './store.js';
 
 /** How long a snapshot serves before the next lookup takes a newer one. */
 export const RENEW_MS = 20;
 
+/** The answers a replica gives: shared between requests (and held by HotEntries), so never modified. */
+export type ReplicaAnswer = Readonly<Extract<Answer, { kind: 'found' | 'not-found' }>>;
+
 /** What one table serves in the held snapshot, until `until` (ms). */
 export type Served =
-  | { kind: 'replica'; slot: Slot; generation: number; entries: Database<string, string>; at: ReadAt; until: number }
+  | { kind: 'replica'; slot: Slot; generation: number; entries: Database<string, string>; hot: HotEntries<ReplicaAnswer>; at: ReadAt; until: number }
   | { kind: 'expired'; until: number }
   | { kind: 'none'; until: number };
 

@@ -18,12 +18,15 @@ import { compareBytes, foldKey } from '../../common/smtpd/index.js';
 import { EntrySet, type Entry } from '../tables/entry-sets.js';
 import { CallError } from '../http/call-error.js';
 import type { Listing } from '../upstream/client.js';
-import { ReadView, type Served } from './read-view.js';
+import { HotEntries } from './hot-entries.js';
+import { ReadView, type ReplicaAnswer, type Served } from './read-view.js';
 import { ReplicaStore, type ReadAt, type ReplicaRecord } from './store.js';
 import { fullSync, incrementalSync, verifyServed, verifyStored, LeaseLost, type SyncResult, type TransferSource } from './sync.js';
 import { replicaSettings, replicationWanted } from './settings.js';
 
 export { DEFAULT_REPLICA_DIR, replicaSettings } from './settings.js';
+
+const NOT_FOUND: ReplicaAnswer = Object.freeze({ kind: 'not-found', source: 'replica' });
 
 /** Incremental transfers in a row toward the active generation before a whole one (the function keeps two steps of change logs). */
 const MAX_INCREMENTAL_STEPS = 3;
@@ -49,6 +52,8 @@ interface TableState {
   confirmedAt: number;
   checking: boolean;
   sets: Map<Listing, { id: string; set: EntrySet | undefined }>;
+  /** Answers read lately, for the served state they were read from. */
+  hot: HotEntries<ReplicaAnswer>;
   nearExpiryLogged: boolean;
   expiredLogged: boolean;
 }
@@ -111,13 +116,14 @@ export class Replicas {
       this.observer?.answered(table, service, 'error');
       return { kind: 'error', reason: 'the replica of this table expired: the function has not confirmed it within replica.expire_s', timeout: false };
     }
-    const value = s.entries.get(key, s.at);
-    if (value === undefined) {
-      this.observer?.answered(table, service, 'negative');
-      return { kind: 'not-found', source: 'replica' };
+    let a = s.hot.get(key);
+    if (a === undefined) {
+      const value = s.entries.get(key, s.at);
+      a = value === undefined ? NOT_FOUND : { kind: 'found', value, source: 'replica' };
+      s.hot.put(key, a, value?.length ?? 0);
     }
-    this.observer?.answered(table, service, 'hit');
-    return { kind: 'found', value, source: 'replica' };
+    this.observer?.answered(table, service, a.kind === 'found' ? 'hit' : 'negative');
+    return a;
   }
 
   /** The pattern set or the whole listing of the served generation, built once per generation from the store. */
@@ -236,14 +242,16 @@ export class Replicas {
       if (now - st.confirmedAt > expire) return { kind: 'expired', until };
     }
     const entries = this.store.dbs(table).entries[p.slot];
-    return { kind: 'replica', slot: p.slot, generation: p.generation, entries, at, until: Math.min(until, st.confirmedAt + expire + 1) };
+    // The sync's time too: a replica dropped and transferred again may come back in the same slot with the same generation.
+    const hot = st.hot.of(`${p.slot} ${p.generation} ${p.epoch ?? '-'} ${this.store.record(table, at)?.lastSync.at ?? '-'}`);
+    return { kind: 'replica', slot: p.slot, generation: p.generation, entries, hot, at, until: Math.min(until, st.confirmedAt + expire + 1) };
   }
 
   private state(table: string): TableState {
     let st = this.states.get(table);
     if (st) return st;
     const wanted = replicationWanted(this.config, this.tables, table);
-    st = { table, wanted, verified: false, confirmedAt: this.store.confirmedAt(table) ?? 0, checking: false, sets: new Map(), nearExpiryLogged: false, expiredLogged: false };
+    st = { table, wanted, verified: false, confirmedAt: this.store.confirmedAt(table) ?? 0, checking: false, sets: new Map(), hot: new HotEntries<ReplicaAnswer>(this.config.replica.hotEntries), nearExpiryLogged: false, expiredLogged: false };
     this.states.set(table, st);
     // A table first seen in a lookup is checked (and transferred) at once.
     if (wanted) this.checkSoon(st);

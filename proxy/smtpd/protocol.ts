@@ -17,8 +17,6 @@ export type Parsed =
 
 export type ConfigLine = { ok: true; key: string; value: string } | { ok: true; ready: true } | { ok: false; reason: string };
 
-const ID_RE = /^[0-9A-Za-z]{1,32}$/;
-
 export function parseConfigLine(line: string): ConfigLine {
   if (line === 'config|ready') return { ok: true, ready: true };
   if (!line.startsWith('config|')) return { ok: false, reason: 'expected a config| line during the handshake' };
@@ -28,45 +26,57 @@ export function parseConfigLine(line: string): ConfigLine {
   return { ok: true, key: rest.slice(0, bar), value: rest.slice(bar + 1) };
 }
 
-/** Splits `n` fields off the front; the remainder (which may contain `|`) is the last element. */
-function splitFields(line: string, n: number): string[] | undefined {
-  const out: string[] = [];
-  let start = 0;
-  for (let i = 0; i < n; i++) {
-    const bar = line.indexOf('|', start);
-    if (bar < 0) return undefined;
-    out.push(line.slice(start, bar));
-    start = bar + 1;
+/** Whether `s` is a request ID as smtpd writes them (hex, 1 to 32 characters), checked without a RegExp: this runs once per request. */
+function isId(s: string): boolean {
+  if (s.length === 0 || s.length > 32) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) return false;
   }
-  out.push(line.slice(start));
-  return out;
+  return true;
 }
 
+/**
+ * `table|VERSION|TIMESTAMP|TABLE|OP|...`, the fields found by position
+ * (indexOf from the last bar, no array per request): the parser runs for
+ * every lookup smtpd sends.
+ */
 export function parseRequest(line: string): Parsed {
-  // table|VERSION|TIMESTAMP|TABLE|OP|...
-  const head = splitFields(line, 5);
-  if (!head || head[0] !== 'table') return { ok: false, reason: 'not a table request' };
-  const [, version, , table, op, rest] = head as [string, string, string, string, string, string];
+  if (!line.startsWith('table|')) return { ok: false, reason: 'not a table request' };
+  const v = line.indexOf('|', 6);
+  const ts = v < 0 ? -1 : line.indexOf('|', v + 1);
+  const t = ts < 0 ? -1 : line.indexOf('|', ts + 1);
+  const o = t < 0 ? -1 : line.indexOf('|', t + 1);
+  if (o < 0) return { ok: false, reason: 'not a table request' };
+  const version = line.slice(6, v);
   if (version !== '0.1') return { ok: false, reason: `unsupported protocol version ${version}` };
+  const table = line.slice(ts + 1, t);
+  const op = line.slice(t + 1, o);
   switch (op) {
     case 'update': {
-      if (!ID_RE.test(rest)) return { ok: false, reason: 'malformed update id' };
-      return { ok: true, request: { op, id: rest, table } };
+      const id = line.slice(o + 1);
+      if (!isId(id)) return { ok: false, reason: 'malformed update id' };
+      return { ok: true, request: { op, id, table } };
     }
     case 'fetch': {
-      const f = splitFields(rest, 1);
-      if (!f) return { ok: false, reason: 'malformed fetch request' };
-      const [service, id] = f as [string, string];
-      if (!ID_RE.test(id)) return { ok: false, reason: 'malformed fetch id' };
+      const sv = line.indexOf('|', o + 1);
+      if (sv < 0) return { ok: false, reason: 'malformed fetch request' };
+      const service = line.slice(o + 1, sv);
+      const id = line.slice(sv + 1);
+      if (!isId(id)) return { ok: false, reason: 'malformed fetch id' };
       if (!isService(service)) return { ok: false, reason: `unknown service ${service}`, op, id };
       return { ok: true, request: { op, id, table, service } };
     }
     case 'check':
     case 'lookup': {
-      const f = splitFields(rest, 2);
-      if (!f) return { ok: false, reason: `malformed ${op} request` };
-      const [service, id, key] = f as [string, string, string];
-      if (!ID_RE.test(id)) return { ok: false, reason: `malformed ${op} id` };
+      const sv = line.indexOf('|', o + 1);
+      const i = sv < 0 ? -1 : line.indexOf('|', sv + 1);
+      if (i < 0) return { ok: false, reason: `malformed ${op} request` };
+      const service = line.slice(o + 1, sv);
+      const id = line.slice(sv + 1, i);
+      // The key is the rest of the line: it may hold `|` (an auth password).
+      const key = line.slice(i + 1);
+      if (!isId(id)) return { ok: false, reason: `malformed ${op} id` };
       if (!isService(service)) return { ok: false, reason: `unknown service ${service}`, op, id };
       return { ok: true, request: { op, id, table, service, key } };
     }
@@ -78,7 +88,7 @@ export function parseRequest(line: string): Parsed {
 /** A value smtpd could not take on one line. */
 export function unsafeValue(value: string): string | undefined {
   if (value.length === 0) return 'empty value';
-  if (/[\r\n\0]/.test(value)) return 'value contains CR, LF or NUL';
+  if (value.includes('\n') || value.includes('\r') || value.includes('\0')) return 'value contains CR, LF or NUL';
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import { LogBudget, type Logger } from '../log.js';
 import type { Answer } from '../resolver/answer.js';
 import type { TableService } from '../tables/table-service.js';
 import { LineSplitter } from './line-splitter.js';
-import { formatResult, formatUpdate, parseConfigLine, parseRequest, type Outcome, type Request } from './protocol.js';
+import { formatResult, formatUpdate, parseConfigLine, parseRequest, unsafeValue, type Outcome, type Request } from './protocol.js';
 
 /** smtpd keys are at most 1023 bytes; a line of 64 KiB is garbage, not a request. */
 const MAX_LINE = 64 * 1024;
@@ -71,6 +71,8 @@ class SmtpdTable {
         } catch (err) {
           log.error({ err: String(err) }, 'internal error while reading smtpd input');
         }
+        // The answers known at once (hits) go out now, in one write for the whole chunk, not a turn later.
+        this.flush();
       });
       let ended = false;
       const end = (): void => {
@@ -181,18 +183,22 @@ class SmtpdTable {
       // The cause was logged once where it happened (an upstream failure, the circuit opening).
       this.o.log.debug({ op: req.op, service: req.service, reason: a.reason, timeout: a.timeout }, 'answered error');
     }
-    const line = formatResult(req.op, req.id, outcome);
-    if (outcome.s === 'found' && line.startsWith(`${req.op}-result|${req.id}|error`)) {
+    // formatResult answers such a value error itself; said here for the log.
+    if (outcome.s === 'found' && req.op !== 'check' && unsafeValue(outcome.value) !== undefined) {
       this.o.log.error({ op: req.op, service: req.service }, 'stored value cannot go on one protocol line (empty, or CR/LF/NUL): answered error');
     }
-    this.send(line);
+    this.send(formatResult(req.op, req.id, outcome));
   }
 
   private badLine(fields: object, msg: string): void {
     this.badInput.warn(this.o.log, fields, msg);
   }
 
-  /** Replies are coalesced into one write per event-loop turn, or per FLUSH_AT replies when many settle at once (a deadline passing for thousands). */
+  /**
+   * Replies are coalesced into one write per chunk of input read (the hits
+   * it asked), per event-loop turn for answers that settle later, or per
+   * FLUSH_AT replies when many settle at once (a deadline passing for thousands).
+   */
   private send(text: string): void {
     if (this.closed) return;
     this.out.push(text);

@@ -1,0 +1,60 @@
+// The entries a process asked of one replicated table lately, kept in a
+// small map of its own (their answers, ready to hand to a front end) so
+// that a hot key costs a Map lookup instead of an LMDB read (which, with the key's encoding and the value's decoding, was
+// about half of a replica hit's own time). It holds the entries of one
+// served state only — the slot, generation, epoch and sync that the
+// snapshot's pointer names — and empties itself when that changes, so an
+// answer from it is one the store would give from the same snapshot. A
+// generational pair of maps bounds it (at most twice `max` entries, each
+// under MAX_ENTRY_CHARS) without an LRU's bookkeeping on every hit.
+
+/** Entries whose key and value together are longer than this are read from the store every time. */
+const MAX_ENTRY_CHARS = 1024;
+
+/** What is kept per key: the answer itself (one object per entry, not one per hit), not-found included. */
+export class HotEntries<A> {
+  private id: string | undefined;
+  private recent = new Map<string, A>();
+  private older = new Map<string, A>();
+
+  /** `max`: entries per generation of the map (0: none kept). */
+  constructor(private readonly max: number) {}
+
+  /** These entries, for the served state `id`: emptied first if they were another's. */
+  of(id: string): this {
+    if (id !== this.id) {
+      this.id = id;
+      this.recent.clear();
+      this.older.clear();
+    }
+    return this;
+  }
+
+  /** The answer for `key`, undefined when not held. */
+  get(key: string): A | undefined {
+    const v = this.recent.get(key);
+    if (v !== undefined) return v;
+    const old = this.older.get(key);
+    // Still asked: it moves to the recent map, so it outlives the older one.
+    if (old !== undefined) this.keep(key, old);
+    return old;
+  }
+
+  /** `valueChars`: the length of the value it carries (0 for none). */
+  put(key: string, answer: A, valueChars: number): void {
+    if (this.max === 0 || key.length + valueChars > MAX_ENTRY_CHARS) return;
+    this.keep(key, answer);
+  }
+
+  private keep(key: string, answer: A): void {
+    if (this.recent.size >= this.max) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
+    this.recent.set(key, answer);
+  }
+
+  get size(): number {
+    return this.recent.size + this.older.size;
+  }
+}

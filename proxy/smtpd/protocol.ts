@@ -48,10 +48,10 @@ export function parseRequest(line: string): Parsed {
   const t = ts < 0 ? -1 : line.indexOf('|', ts + 1);
   const o = t < 0 ? -1 : line.indexOf('|', t + 1);
   if (o < 0) return { ok: false, reason: 'not a table request' };
-  const version = line.slice(6, v);
-  if (version !== '0.1') return { ok: false, reason: `unsupported protocol version ${version}` };
+  if (v !== 9 || !line.startsWith('0.1', 6)) return { ok: false, reason: `unsupported protocol version ${line.slice(6, v)}` };
   const table = line.slice(ts + 1, t);
-  const op = line.slice(t + 1, o);
+  // The common operation without a slice of its own.
+  const op = o - t === 7 && line.startsWith('lookup', t + 1) ? 'lookup' : line.slice(t + 1, o);
   switch (op) {
     case 'update': {
       const id = line.slice(o + 1);

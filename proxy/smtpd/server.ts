@@ -43,7 +43,9 @@ class SmtpdTable {
   private handshakeDone = false;
   private smtpdTable: string | undefined;
   private cloudTable: string | undefined;
-  private out: string[] = [];
+  /** Replies not yet written, and how many. */
+  private out = '';
+  private pending = 0;
   private flushScheduled = false;
   private closed = false;
   private inflight = 0;
@@ -201,8 +203,8 @@ class SmtpdTable {
    */
   private send(text: string): void {
     if (this.closed) return;
-    this.out.push(text);
-    if (this.out.length >= FLUSH_AT) this.flush();
+    this.out += text;
+    if (++this.pending >= FLUSH_AT) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -211,9 +213,10 @@ class SmtpdTable {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.out.length === 0 || this.closed) return;
-    const text = this.out.length === 1 ? this.out[0]! : this.out.join('');
-    this.out = [];
+    if (this.pending === 0 || this.closed) return;
+    const text = this.out;
+    this.out = '';
+    this.pending = 0;
     this.o.output.write(text);
   }
 }

@@ -27,9 +27,14 @@ const DEFAULT_SERVICE: Service = 'string';
 /** What a map name is on one kind of listener: its target, a map not served there, or no map at all. */
 export type MapLookup = MapTarget | { refused: string } | undefined;
 
+/** Unconfigured map names whose targets are kept (any-table mode), so a request makes no object; beyond it they are made each time. */
+const MAX_KEPT_NAMES = 1024;
+
 export class MapDirectory {
   private readonly configured: Map<string, MapTarget>;
   private readonly anyTarget: (name: string) => MapTarget;
+  /** Targets of unconfigured map names already asked (any-table mode). */
+  private readonly kept = new Map<string, MapTarget>();
 
   constructor(private readonly config: Pick<SockmapConfig, 'maps' | 'anyTable' | 'anyTableInet'>) {
     this.configured = new Map(
@@ -43,9 +48,15 @@ export class MapDirectory {
 
   /** The target of a map name as asked on an inet listener or not; undefined for a map that is not served at all. */
   target(name: string, inet: boolean): MapLookup {
-    const t = this.configured.get(name) ?? (this.config.anyTable && LIMITS.tableName.test(name) ? this.anyTarget(name) : undefined);
+    const t = this.configured.get(name) ?? this.kept.get(name) ?? (this.config.anyTable && LIMITS.tableName.test(name) ? this.keep(name) : undefined);
     if (t === undefined || !inet || t.inet) return t;
     return { refused: `map ${name} is not served on inet listeners` };
+  }
+
+  private keep(name: string): MapTarget {
+    const t = this.anyTarget(name);
+    if (this.kept.size < MAX_KEPT_NAMES) this.kept.set(name, t);
+    return t;
   }
 
   /** Secret maps served on inet listeners, for the warning at start. */

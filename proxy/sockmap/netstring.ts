@@ -84,7 +84,7 @@ export class NetstringReader {
           this.consume(1);
           if (c !== 0x2c) return this.fail('netstring not terminated by ","');
           const payload = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
-          this.parts = [];
+          this.parts.length = 0;
           this.state = 'length';
           this.length = 0;
           this.digits = 0;

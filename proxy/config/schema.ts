@@ -174,7 +174,7 @@ export const SCHEMA = section('', {
     maxEntries: key('max_entries', integer(0, 100_000_000), { default: 1_000_000, doc: 'with `tables = "auto"`, larger tables keep the cache path' }),
     expireMs: key('expire_s', seconds(1, 31_536_000), { default: 604_800, doc: 'a replica the function has not confirmed for this long answers error (TEMP) until it does' }),
     verifyMs: key('verify_s', seconds(0, 31_536_000), { default: 3600, doc: 'a served replica is verified again (count and digest of every entry) this often, by one process of the host at a time; 0: only when a process opens it' }),
-    hotEntries: key('hot_entries', integer(0, 1_000_000), { default: 4096, doc: 'entries of each replicated table a process keeps in its own memory once read (at most twice this many, each under 1 KiB), so a hot key is no store read; 0: none' }),
+    hotEntries: key('hot_entries', integer(0, 1_000_000), { default: 4096, doc: 'entries of each replicated table a process keeps in its own memory once read twice (at most twice this many, each under 1 KiB), so a hot key is no store read; 0: none' }),
   }),
   metrics: section('metrics', {
     listen: optionalKey('listen', metricsAddress, { defaultDoc: 'off', doc: 'the Prometheus endpoint; a bare port listens on 127.0.0.1', flag: '--metrics' }),

@@ -32,20 +32,11 @@ export interface SmtpdTablesOptions {
   onUpdate: (table: string) => void | Promise<void>;
 }
 
-/** Services whose stored values are checked against their key too (common/smtpd/values.ts). */
-const KEYED_CHECKS: ReadonlySet<Service> = new Set(['credentials', 'userinfo', 'addrname']);
-
 export class SmtpdTables implements TableService {
   /** By the service's matching (common/smtpd/services.ts); `exact` and `auth` have none. */
   private readonly matchers: Partial<Record<Matching, Matcher>>;
   private readonly patterns: PatternTable;
   private readonly rotation: Rotation;
-  /**
-   * Replica answers already found valid, and for which service: a replica
-   * hands out one answer object per entry (replica/hot-entries.ts), so a
-   * hot key's value is checked once, not at every hit.
-   */
-  private readonly valid = new WeakMap<Answer, Service>();
 
   constructor(private readonly o: SmtpdTablesOptions) {
     this.matchers = {
@@ -90,14 +81,8 @@ export class SmtpdTables implements TableService {
 
   private checked(table: string, service: Service, key: string, a: Answer): Answer {
     if (a.kind !== 'found') return a;
-    // Only where the verdict depends on the value alone: one answer may stand for several spellings of a key.
-    const replica = a.source === 'replica' && !KEYED_CHECKS.has(service);
-    if (replica && this.valid.get(a) === service) return a;
     const bad = valueError(service, key, a.value);
-    if (bad === undefined) {
-      if (replica) this.valid.set(a, service);
-      return a;
-    }
+    if (bad === undefined) return a;
     // Neither the key nor the value is logged: a key may be a user name, a value a password (relay credentials).
     this.o.log.error({ table, service, reason: bad }, 'stored value is not valid for its service: answered error');
     return { kind: 'error', reason: `invalid ${service} value: ${bad}`, timeout: false };

@@ -1,7 +1,8 @@
 // The entries a process asked of one replicated table lately, kept in a
 // small map of its own (their answers, ready to hand to a front end) so
-// that a hot key costs a Map lookup instead of an LMDB read (which, with the key's encoding and the value's decoding, was
-// about half of a replica hit's own time). It holds the entries of one
+// that a hot key costs a Map lookup instead of an LMDB read (which, with
+// the key's encoding and the value's decoding, was about half of a replica
+// hit's own time). It holds the entries of one
 // served state only — the slot, generation, epoch and sync that the
 // snapshot's pointer names — and empties itself when that changes, so an
 // answer from it is one the store would give from the same snapshot. A
@@ -49,7 +50,10 @@ export class HotEntries<A> {
     return old;
   }
 
-  /** Offers the answer just read from the store for `key`: kept if `key` was read lately too. `valueChars`: the length of the value it carries (0 for none). */
+  /**
+   * Offers the answer just read from the store for `key`: kept if `key`
+   * was read lately too. `valueChars`: the length of its value (0 for none).
+   */
   put(key: string, answer: A, valueChars: number): void {
     if (this.max === 0 || key.length + valueChars > MAX_ENTRY_CHARS || !this.secondRead(key)) return;
     this.keep(key, answer);

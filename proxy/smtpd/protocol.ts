@@ -26,7 +26,7 @@ export function parseConfigLine(line: string): ConfigLine {
   return { ok: true, key: rest.slice(0, bar), value: rest.slice(bar + 1) };
 }
 
-/** Whether `s` is a request ID as smtpd writes them (hex, 1 to 32 characters), checked without a RegExp: this runs once per request. */
+/** Whether `s` is a request ID (1 to 32 letters and digits; smtpd writes hex), checked without a RegExp: this runs once per request. */
 function isId(s: string): boolean {
   if (s.length === 0 || s.length > 32) return false;
   for (let i = 0; i < s.length; i++) {

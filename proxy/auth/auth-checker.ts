@@ -14,7 +14,6 @@
 // by a new generation is never accepted on an old verdict, even while the
 // function is down (credentials are never served stale).
 
-import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { valueError } from '../../common/smtpd/index.js';
 import type { Logger } from '../log.js';
@@ -37,7 +36,8 @@ export interface AuthCheckerOptions {
 }
 
 export class AuthChecker {
-  private readonly hmacKey = randomBytes(32);
+  /** Drawn at the first check: node:crypto (about 0.7 MiB) loads then, not in a table process never asked for a password. */
+  private hmacKey: Buffer | undefined;
   private readonly verdicts: LRUCache<string, Verdict>;
   /** Per table, the setting (scheme and cost) of the last hash verified: what an unknown user is verified against. */
   private readonly costs = new Map<string, string>();
@@ -106,6 +106,8 @@ export class AuthChecker {
   }
 
   private mac(table: string, user: string, password: string): string {
+    const { createHmac, randomBytes } = process.getBuiltinModule('node:crypto');
+    this.hmacKey ??= randomBytes(32);
     return createHmac('sha256', this.hmacKey).update(table).update('\0').update(user).update('\0').update(password).digest('base64');
   }
 }

@@ -4,9 +4,7 @@
 // glibc's crypt). Both libraries are pure JavaScript (no native build) and
 // compute the whole hash before comparing, so a wrong password costs as much
 // as a right one. Each loads at its first use: most table processes never
-// check a password.
-
-import { randomBytes } from 'node:crypto';
+// check a password (node:crypto too).
 
 const bcryptjs = async (): Promise<typeof import('bcryptjs').default> => (await import('bcryptjs')).default;
 const unixcrypt = (): Promise<typeof import('unixcrypt')> => import('unixcrypt');
@@ -96,6 +94,7 @@ const dummies = new Map<string, Promise<string>>();
 export function dummyHash(setting: string): Promise<string> {
   let d = dummies.get(setting);
   if (d === undefined) {
+    const { randomBytes } = process.getBuiltinModule('node:crypto');
     const secret = randomBytes(18).toString('base64');
     const bcryptCost = /^\$2b\$(\d\d)\$$/.exec(setting);
     const salt = randomBytes(12).toString('base64').replace(/\+/g, '.');

@@ -1,10 +1,17 @@
-// The replicas of one process, opened after its start: lmdb (and msgpackr,
-// about 40 ms and 3 MiB) load only once the front end is up (smtpd's
-// handshake answered, sockmap listening) and only when there is something
-// to answer or transfer: a replica store on the host, tables named for
-// replication, or a lookup of a table that may be replicated. smtpd sends
-// no SMTP banner until every table process has finished its handshake, and
-// an idle table process on a host without replicas never loads them.
+// The replicas of one process, opened when there is something to answer or
+// transfer, and never before the front end is up (smtpd's handshake
+// answered, sockmap listening): lmdb and msgpackr cost about 40 ms and
+// 3.5 MiB, smtpd sends no SMTP banner until every table process has finished
+// its handshake, and it starts one process per `table` line, most of them
+// asked little or nothing. Tables named for replication (replica.tables as
+// a list, [tables.NAME] replica) open the store as soon as the front end is
+// up, so their first transfer happens before it is needed; with `auto`, the
+// default, the first request of a table that may be replicated opens it,
+// also when the host already has a store: an idle process then costs what
+// it costs on a host without replicas. The host's replicas are kept current
+// meanwhile by every process that has opened the store (each checks all the
+// tables the store holds, replicas.ts), and a process that opens it late
+// reads what they kept.
 //
 // While the store is being opened, requests of a table it may answer wait
 // for it (tens of milliseconds, once) rather than go to the function: a
@@ -44,10 +51,10 @@ export class DeferredReplicas {
     return this.open_;
   }
 
-  /** The front end is up: opens the store now if the host has one or tables are named for replication. */
+  /** The front end is up: opens the store now if tables are named for replication (else at the first request that may use it). */
   frontEndUp(): void {
     const named = Array.isArray(this.settings.tables) || Object.values(this.config.tables).some((t) => t.replica === true);
-    if (named || existsSync(storePath(this.settings.dir))) void this.begin();
+    if (named) void this.begin();
   }
 
   /**

@@ -126,7 +126,8 @@ class SmtpdTable {
       const { services, table } = this.o.settings(this.smtpdTable);
       this.cloudTable = table ?? this.smtpdTable;
       if (!this.cloudTable) this.o.log.warn('smtpd sent no table name and the configuration names none: every request will be answered error');
-      this.o.log.info({ smtpdTable: this.smtpdTable, table: this.cloudTable, services }, 'handshake done');
+      // debug: a healthy table process is silent, and its logger (pino, about 2 MiB) loads at the first line logged.
+      this.o.log.debug({ smtpdTable: this.smtpdTable, table: this.cloudTable, services }, 'handshake done');
       this.send(services.map((s) => `register|${s}\n`).join('') + 'register|ready\n');
       // After the flush that send() scheduled for this turn.
       if (this.o.onReady) setImmediate(this.o.onReady);

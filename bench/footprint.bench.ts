@@ -4,7 +4,10 @@
 // Node process that answers the same handshake, the floor any Node table
 // process pays. Runs the compiled dist/ (as installed), built first, as
 // smtpd runs it (`table-cloudtable CONFIG`), on a host without a replica
-// store and on one with a store (the replicas open after the handshake).
+// store, on one with a store (which an idle process with replica.tables =
+// "auto" does not open), and once it has called the function (a table
+// named in replica.tables: the store opens right after the handshake and a
+// transfer is tried at once), what a process in use holds.
 // The variants take turns, run after run, so load on the machine falls on
 // each alike. FOOTPRINT_BASELINE=DIR adds the dist/ of another checkout
 // (built there), for a before/after in the same run.
@@ -44,11 +47,11 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cloudtable-footprint-'));
   try {
     // A host without a replica store yet, and one with a store (empty: what opening it costs).
-    const config = async (name: string, withStore: boolean): Promise<string> => {
+    const config = async (name: string, withStore: boolean, tables = '"auto"'): Promise<string> => {
       const replicas = join(dir, `${name}-replicas`);
       if (withStore) await new ReplicaStore(replicas).close();
       const path = join(dir, `${name}.toml`);
-      writeFileSync(path, `[upstream]\nurl = "http://127.0.0.1:9"\n[replica]\ndir = "${replicas}"\ntables = "auto"\n`);
+      writeFileSync(path, `[upstream]\nurl = "http://127.0.0.1:9"\n[replica]\ndir = "${replicas}"\ntables = ${tables}\n`);
       return path;
     };
     const bin = (distDir: string): string => join(distDir, 'proxy/bin/table-cloudtable.js');
@@ -56,6 +59,7 @@ export async function run(): Promise<void> {
       { name: 'bare node answering the handshake', argv: BARE, samples: [] },
       { name: 'cloudtable smtpd (dist/), no replica store', argv: [process.execPath, bin(join(root, 'dist')), await config('plain', false)], samples: [] },
       { name: 'cloudtable smtpd (dist/), a replica store on the host', argv: [process.execPath, bin(join(root, 'dist')), await config('store', true)], samples: [] },
+      { name: 'cloudtable smtpd (dist/), after a first call to the function, the store open', argv: [process.execPath, bin(join(root, 'dist')), await config('open', true, '["aliases"]')], samples: [] },
     ];
     const baseline = process.env.FOOTPRINT_BASELINE;
     if (baseline) variants.push({ name: `baseline ${baseline}, no replica store`, argv: [process.execPath, bin(baseline), await config('baseline', false)], samples: [] });

@@ -75,6 +75,15 @@ describe('footprint of cloudtable smtpd', () => {
     });
   }
 
+  it('once it has called the function, holds undici\'s pool and request API, not the whole package (fetch, WebSocket, mocks, cache)', async () => {
+    // A table named for replication: the store opens, and a transfer is tried at once (refused: nothing listens on port 9).
+    const calling = [...TABLE_BIN, writeConfig(`[upstream]\nurl = "http://127.0.0.1:9"\n[replica]\ndir = "${storeDir}"\ntables = ["aliases"]\n`)];
+    const modules = await modulesOfSmtpd(calling);
+    const undici = modules.filter((m) => m.includes('/node_modules/undici/'));
+    assert.ok(undici.some((m) => m.endsWith('/undici/lib/dispatcher/pool.js')), 'the pool was loaded: the process did call');
+    assert.deepEqual(undici.filter((m) => /\/undici\/(index\.js|lib\/(web|mock|cache|interceptor)\/)/.test(m)), []);
+  });
+
   it('without the command-line parser, fails as cloudtable smtpd does: an unreadable configuration is exit 78, with its cause', () => {
     const r = spawnSync(TABLE_BIN[0]!, [...TABLE_BIN.slice(1), join(replicaDir, 'missing.toml')], { encoding: 'utf8', input: '', timeout: 60_000 });
     assert.equal(r.status, 78);

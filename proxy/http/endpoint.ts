@@ -5,7 +5,7 @@
 // values; a call never picks one by itself. The HTTP library loads with the
 // first call: a table process never asked anything does not load it.
 
-import type { Pool } from 'undici';
+import type { ConnectionPool } from './connection-pool.js';
 import type { CallFailure } from './call-error.js';
 import type { RequestSigner } from './signer.js';
 
@@ -35,7 +35,7 @@ export interface CallTiming {
 export class Endpoint {
   readonly url: URL;
   readonly signer: RequestSigner;
-  private pool: Promise<Pool> | undefined;
+  private pool: Promise<ConnectionPool> | undefined;
   private readonly listeners = new Set<(t: CallTiming) => void>();
 
   constructor(private readonly o: EndpointOptions) {
@@ -44,14 +44,13 @@ export class Endpoint {
   }
 
   /** Its connection pool (made at the first call). */
-  dispatcher(): Promise<Pool> {
-    this.pool ??= import('undici').then(
-      ({ Pool }) =>
-        new Pool(this.url.origin, {
-          connections: this.o.connections,
-          ...(this.o.keepAliveMs !== undefined && { keepAliveTimeout: this.o.keepAliveMs, keepAliveMaxTimeout: this.o.keepAliveMs }),
-          connect: { timeout: this.o.connectTimeoutMs },
-        }),
+  dispatcher(): Promise<ConnectionPool> {
+    this.pool ??= import('./connection-pool.js').then(({ createConnectionPool }) =>
+      createConnectionPool(this.url.origin, {
+        connections: this.o.connections,
+        ...(this.o.keepAliveMs !== undefined && { keepAliveTimeout: this.o.keepAliveMs, keepAliveMaxTimeout: this.o.keepAliveMs }),
+        connect: { timeout: this.o.connectTimeoutMs },
+      }),
     );
     return this.pool;
   }

@@ -40,6 +40,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Longest close() waits for invocations in progress (a handler's own calls time out well before). */
+const CLOSE_WAIT_MS = 10_000;
+
+/** Resolves once every promise of `pending` (added meanwhile too) has settled, or after `ms`. */
+async function waitFor(pending: Set<Promise<void>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    while (pending.size > 0) if ((await Promise.race([Promise.allSettled([...pending]).then(() => 'done' as const), timeout])) !== 'done') return;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The principal of the single local key pair (`credentials`). */
 export const LOCAL_USER_ARN = `arn:aws:iam::${LOCAL_ACCOUNT}:user/cloudtable-local`;
 
@@ -56,12 +70,16 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
     isOwnHost: (host) => ownHost(host),
   });
 
+  /** Invocations in progress, which close() lets finish. */
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
+    const invocation = handle(req, res).catch((err) => {
       opts.onError?.(err);
       if (!res.headersSent) reply(res, 500, { v: CONTRACT_VERSION, error: 'internal', message: 'internal error' });
       else res.destroy();
     });
+    inFlight.add(invocation);
+    void invocation.finally(() => inFlight.delete(invocation));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -126,11 +144,16 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
     server,
     port,
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      // As Lambda's would, the invocations in progress finish (their callers are gone) before close() returns, so
+      // whoever closes the engine next closes it under no one: dynalite throws, uncaught, from an operation still
+      // running when its database closes.
+      await waitFor(inFlight, CLOSE_WAIT_MS);
+    },
   };
 }
 

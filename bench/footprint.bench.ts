@@ -2,7 +2,8 @@
 // costs (smtpd starts one per `table` line): handshake time from spawn, CPU
 // time until then, idle resident memory, modules loaded; next to a bare
 // Node process that answers the same handshake, the floor any Node table
-// process pays. Runs the compiled dist/ (as installed), built first, as
+// process pays. Runs the installed bin (dist/, the one CommonJS file of
+// scripts/bundle-table-process.ts), built first, as
 // smtpd runs it (`table-cloudtable CONFIG`), on a host without a replica
 // store, on one with a store (which an idle process with replica.tables =
 // "auto" does not open), and once it has called the function (a table
@@ -13,7 +14,7 @@
 // (built there), for a before/after in the same run.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +55,8 @@ export async function run(): Promise<void> {
       writeFileSync(path, `[upstream]\nurl = "http://127.0.0.1:9"\n[replica]\ndir = "${replicas}"\ntables = ${tables}\n`);
       return path;
     };
-    const bin = (distDir: string): string => join(distDir, 'proxy/bin/table-cloudtable.js');
+    // The installed bin (one CommonJS file since scripts/bundle-table-process.ts), or the ES module one of an older build.
+    const bin = (distDir: string): string => [join(distDir, 'proxy/bin/table-cloudtable.cjs'), join(distDir, 'proxy/bin/table-cloudtable.js')].find((p) => existsSync(p))!;
     const variants: Variant[] = [
       { name: 'bare node answering the handshake', argv: BARE, samples: [] },
       { name: 'cloudtable smtpd (dist/), no replica store', argv: [process.execPath, bin(join(root, 'dist')), await config('plain', false)], samples: [] },

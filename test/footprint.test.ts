@@ -20,10 +20,11 @@ import { ReplicaStore } from '../proxy/replica/store.js';
 import { writeConfig } from './helpers/smtpd-peer.js';
 
 /**
- * Modules an idle table process holds, tsx's own aside: 72 in the compiled
- * dist/ as in source (145 before lmdb, pino and commander were deferred,
- * 101 before pino waited for a line an idle process does not log); a
- * margin for small modules, not for another package at start.
+ * Modules an idle table process holds from source, tsx's own aside: 72
+ * (145 before lmdb, pino and commander were deferred, 101 before pino
+ * waited for a line an idle process does not log; the installed bin is
+ * one CommonJS file of them, test/table-bundle.test.ts); a margin for
+ * small modules, not for another package at start.
  */
 const MAX_MODULES = 85;
 

@@ -4,7 +4,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { TEST_ENV } from './backend.js';
 import { exited, spawnCli } from './cli.js';
 import { isMetricsListening, metricsBase, parseLogs, type LogLine } from './logs.js';
@@ -35,8 +35,11 @@ export class SmtpdPeer {
   private waiters: Array<() => void> = [];
   stderr = '';
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawnCli(['smtpd', ...args], { ...TEST_ENV, ...env });
+  /** `cloudtable smtpd ARGS` from source, or `command` (a program and its first arguments) with `args`. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, command?: readonly string[]) {
+    this.child = command
+      ? spawn(command[0]!, [...command.slice(1), ...args], { env: { ...process.env, ...TEST_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawnCli(['smtpd', ...args], { ...TEST_ENV, ...env });
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (s: string) => {
       this.buf += s;

@@ -43,15 +43,11 @@ export interface RunningServer {
 /** Longest close() waits for invocations in progress (a handler's own calls time out well before). */
 const CLOSE_WAIT_MS = 10_000;
 
-/** Resolves once every promise of `pending` (added meanwhile too) has settled, or after `ms`. */
-async function waitFor(pending: Set<Promise<void>>, ms: number): Promise<void> {
+/** Resolves once every promise of `pending` has settled, or after `ms`. */
+async function settled(pending: Iterable<Promise<void>>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  try {
-    while (pending.size > 0) if ((await Promise.race([Promise.allSettled([...pending]).then(() => 'done' as const), timeout])) !== 'done') return;
-  } finally {
-    clearTimeout(timer);
-  }
+  await Promise.race([Promise.allSettled(pending), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The principal of the single local key pair (`credentials`). */
@@ -151,8 +147,8 @@ export async function serveFunctionUrl(opts: FunctionUrlServerOptions): Promise<
       });
       // As Lambda's would, the invocations in progress finish (their callers are gone) before close() returns, so
       // whoever closes the engine next closes it under no one: dynalite throws, uncaught, from an operation still
-      // running when its database closes.
-      await waitFor(inFlight, CLOSE_WAIT_MS);
+      // running when its database closes. None starts now: the server has closed every connection.
+      await settled(inFlight, CLOSE_WAIT_MS);
     },
   };
 }

@@ -36,8 +36,8 @@ export interface AuthCheckerOptions {
 }
 
 export class AuthChecker {
-  /** Drawn at the first check: node:crypto (about 0.7 MiB) loads then, not in a table process never asked for a password. */
-  private hmacKey: Buffer | undefined;
+  /** Made at the first check, with a key drawn then: node:crypto (about 0.7 MiB) loads then, not in a table process never asked for a password. */
+  private hmac: ((...parts: string[]) => string) | undefined;
   private readonly verdicts: LRUCache<string, Verdict>;
   /** Per table, the setting (scheme and cost) of the last hash verified: what an unknown user is verified against. */
   private readonly costs = new Map<string, string>();
@@ -106,12 +106,18 @@ export class AuthChecker {
   }
 
   private mac(table: string, user: string, password: string): string {
-    const { createHmac, randomBytes } = process.getBuiltinModule('node:crypto');
-    this.hmacKey ??= randomBytes(32);
-    return createHmac('sha256', this.hmacKey).update(table).update('\0').update(user).update('\0').update(password).digest('base64');
+    this.hmac ??= keyedHmac();
+    return this.hmac(table, user, password);
   }
 }
 
 function answer(ok: boolean, source: Source): Answer {
   return ok ? { kind: 'found', value: 'ok', source } : { kind: 'not-found', source };
+}
+
+/** HMAC-SHA256 of its arguments (NUL between them) under a key drawn at random now. */
+function keyedHmac(): (...parts: string[]) => string {
+  const { createHmac, randomBytes } = process.getBuiltinModule('node:crypto');
+  const key = randomBytes(32);
+  return (...parts) => createHmac('sha256', key).update(parts.join('\0')).digest('base64');
 }

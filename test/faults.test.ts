@@ -25,6 +25,14 @@ import { SmtpdPeer, request } from './helpers/smtpd-peer.js';
 
 const DEADLINE = 500;
 const SLACK = 50;
+/**
+ * For 10,000 lookups in flight at once: both processes (this one and the
+ * proxy) share two cores while all of them fall due within half a second.
+ * On a slow VM the last answers came 56–104 ms after their deadline, at
+ * 2733092 as since (5 of 6 runs over 50 ms): scheduling, not a wait for
+ * the function, which would cost the 5 s deadline or forever.
+ */
+const STORM_SLACK = 150;
 const N = 20;
 const ENTRIES: Array<[string, string]> = Array.from({ length: 2000 }, (_, i) => [`k${i}`, `v${i}`]);
 
@@ -84,9 +92,9 @@ const FAULTS: Fault[] = [
 let next = 0;
 const freshKeys = (n: number): string[] => Array.from({ length: n }, () => `k${next++ % ENTRIES.length}`);
 
-function assertAllFailed(answers: Answered[], expect: 'error' | 'timeout', deadline: number, kind: string): void {
-  const late = answers.filter((a) => a.ms > deadline + SLACK);
-  assert.equal(late.length, 0, `${late.length} answers later than ${deadline} + ${SLACK} ms, the latest after ${Math.max(...late.map((a) => a.ms)).toFixed(0)} ms`);
+function assertAllFailed(answers: Answered[], expect: 'error' | 'timeout', deadline: number, kind: string, slack = SLACK): void {
+  const late = answers.filter((a) => a.ms > deadline + slack);
+  assert.equal(late.length, 0, `${late.length} answers later than ${deadline} + ${slack} ms, the latest after ${Math.max(...late.map((a) => a.ms)).toFixed(0)} ms`);
   for (const a of answers) {
     assert.equal(a.verdict, 'error', `${a.key}: ${a.verdict} ${a.text}`);
     if (kind === 'sockmap' && expect === 'timeout') assert.match(a.text, /^TIMEOUT /);
@@ -170,7 +178,7 @@ describe('429 and 5xx storms with the circuit breaker on', () => {
 
 for (const kind of FRONT_ENDS) {
   describe(`10,000 lookups in flight through cloudtable ${kind}`, () => {
-    it('every one answered a failure within the deadline + 50 ms, memory bounded, service back within a second of the upstream', async () => {
+    it('every one answered a failure within the deadline + 150 ms, memory bounded, service back within a second of the upstream', async () => {
       const deadline = 1000;
       const backend = await startTestBackend({ t: ENTRIES });
       const upstream = await switchableUpstream({ kind: 'silent' });
@@ -184,7 +192,7 @@ for (const kind of FRONT_ENDS) {
         const keys = Array.from({ length: 10_000 }, (_, i) => `storm${i}`);
         // Written over half a second, as a fleet of MTAs would send them (20,000 a second): from then
         // until the first deadline, all 10,000 are in flight together. Each is timed from its own write.
-        assertAllFailed(await fe.lookupAll(keys, { spreadMs: deadline / 2 }), 'timeout', deadline, kind);
+        assertAllFailed(await fe.lookupAll(keys, { spreadMs: deadline / 2 }), 'timeout', deadline, kind, STORM_SLACK);
         const storm = memoryOf(fe.pid);
         assert.ok(storm.peak - before.rss < 96 * MiB, `resident memory grew by ${((storm.peak - before.rss) / MiB).toFixed(0)} MiB`);
         assert.ok(fe.alive());
